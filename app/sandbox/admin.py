@@ -95,5 +95,8 @@ class SandboxAdmin:
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 
+    def outbox(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/outbox", **({"user": user_id} if user_id else {}))["mails"])
+
     def seed(self, name: str = "demo") -> dict[str, Any]:
         return dict(self._call("POST", "/seed", {"name": name}))

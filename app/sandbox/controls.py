@@ -43,6 +43,7 @@ def register(router: Router) -> None:
     add("GET", "/requests", "requests.list", list_requests)
     add("DELETE", "/requests", "requests.clear", clear_requests)
     add("POST", "/seed", "seed", seed_handler)
+    add("GET", "/outbox", "outbox.list", list_outbox)
 
 
 def _body(ctx: Context) -> dict[str, Any]:
@@ -211,6 +212,13 @@ def list_requests(ctx: Context) -> Response:
             "entries": [asdict(e) for e in entries],
         },
     )
+
+
+def list_outbox(ctx: Context) -> Response:
+    uid = ctx.request.arg("user")
+    with ctx.state.lock:
+        mails = [m for m in ctx.state.data.get("outbox", []) if uid in (None, m["user"])]
+    return Response.json(200, {"mails": mails})
 
 
 def clear_requests(ctx: Context) -> Response:

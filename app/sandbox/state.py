@@ -164,6 +164,7 @@ class SandboxState:
             "refresh_tokens": {},
             "google": {},
             "graph": {},
+            "outbox": [],
         }
 
     # --- change sequence and persistence -------------------------------------------------
@@ -243,6 +244,26 @@ class SandboxState:
     def users(self, service: str | None = None) -> list[dict[str, Any]]:
         with self.lock:
             return [dict(u) for u in self.data["users"].values() if service in (None, u["service"])]
+
+    # --- mail the real service would have sent -------------------------------------------
+
+    def record_mail(
+        self, service: str, uid: str, kind: str, recipients: list[str], event_id: str, why: str
+    ) -> None:
+        """Note an invitation/update/cancellation the real service would have e-mailed."""
+        with self.lock:
+            self.data.setdefault("outbox", []).append(
+                {
+                    "time": time.time(),
+                    "service": service,
+                    "user": uid,
+                    "kind": kind,
+                    "recipients": sorted(recipients),
+                    "event_id": event_id,
+                    "why": why,
+                }
+            )
+            self.mark_dirty()
 
     # --- tokens --------------------------------------------------------------------------
 
