@@ -11,8 +11,9 @@ Windows <-> IANA comes from ``tzlocal.windows_tz``, generated from CLDR ``window
 ``win_tz`` holds the territory "001" default per Windows name and ``tz_win`` every territory row.
 ``icalendar.timezone.windows_to_olson.WINDOWS_TO_OLSON`` is not used: it only has the "001" rows
 (inverting them loses e.g. America/Toronto -> Eastern Standard Time) and, at the installed
-versions, it lacks the Windows zones Microsoft added for Canada's 2026 clock changes ("British
-Columbia Standard Time", "Alberta Standard Time"). Where both have a name, the values agree.
+versions, it lacks the Windows zones added for Canada's 2026 clock changes ("British Columbia
+Standard Time", "Alberta Standard Time", "Manitoba Standard Time"). Where both have a name, the
+values agree.
 tzlocal comes in through APScheduler, so it should be declared as a direct dependency.
 
 Both tables use legacy IANA spellings ("Asia/Calcutta"), so values go through ``canonical_iana``.
@@ -29,6 +30,10 @@ pre-transition offset. A time skipped by a spring-forward gap also gets the pre-
 offset, so 02:30 on 2026-03-08 in New York is 07:30Z, which is returned as 03:30 EDT. The wire
 format cannot express the second occurrence of a repeated time, so ``aware_to_graph`` followed by
 ``graph_datetime_to_aware`` moves such an instant back by the size of the transition.
+
+Compare instants through ``to_utc``. Python compares two datetimes that share a tzinfo by wall
+time (01:30 EDT == 01:30 EST), and says a datetime in a repeated hour is never ``==`` to one in
+another zone, even for the same instant (PEP 495).
 """
 
 import contextlib
@@ -332,11 +337,11 @@ def _tzdb_structure() -> tuple[dict[str, str], frozenset[str]]:
 
 
 def _tzdb_directories() -> list[Traversable]:
+    # Same order as zoneinfo looks for rules (TZPATH, then the tzdata package), so a name is only
+    # replaced by its link target when the rules being loaded say they are the same zone.
     directories: list[Traversable] = [Path(directory) for directory in zoneinfo.TZPATH]
-    # The tzdata package comes first: it is a declared dependency, the same on every platform,
-    # and the structure only decides spellings. Rules still come from wherever zoneinfo loads them.
     with contextlib.suppress(ModuleNotFoundError):
-        directories.insert(0, resources.files("tzdata") / "zoneinfo")
+        directories.append(resources.files("tzdata") / "zoneinfo")
     return directories
 
 
