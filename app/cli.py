@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    sb = sub.add_parser("sandbox", help="the local stand-in for Google Calendar and Microsoft Graph")
+    sb = sub.add_parser(
+        "sandbox", help="the local stand-in for Google Calendar and Microsoft Graph"
+    )
     sb_sub = sb.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND", required=True)
     serve = sb_sub.add_parser("serve", help="run the sandbox until interrupted")
     serve.add_argument("--state", type=Path, help="keep the sandbox's data in DIR across restarts")

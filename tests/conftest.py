@@ -10,10 +10,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, settings
 
-from app.sandbox.admin import SandboxAdmin, SandboxUser, trusting_session  # noqa: E402
-from app.sandbox.server import Sandbox  # noqa: E402
+from app.sandbox.admin import SandboxAdmin, SandboxUser, trusting_session
+from app.sandbox.server import Sandbox
 
 # `ci` (default) keeps the suite fast; `thorough` is for the long runs an issue asks for:
 #   HYPOTHESIS_PROFILE=thorough pytest ...

@@ -62,9 +62,9 @@ __all__ = [
 ]
 
 GRAPH_UTC: Final = "tzone://Microsoft/Utc"
+# A legacy zone defined by its rules only; Outlook also shows such zones as "Customized Time
+# Zone". Neither has an IANA equivalent, so the sync engine has to use the event's UTC times.
 GRAPH_CUSTOM: Final = "tzone://Microsoft/Custom"
-# Outlook's name for a zone defined inline in an invitation; its rules are not a named zone.
-_OUTLOOK_CUSTOM: Final = "customized time zone"
 
 # All these zones have offset 0 and no DST. One spelling keeps zone comparisons exact, and Google
 # and Graph both accept "UTC".
@@ -157,19 +157,16 @@ class GraphDateTimeTimeZone(TypedDict):
 def canonical_iana(name: str) -> str | None:
     """Return the canonical IANA name for an IANA (current or retired) or Windows zone name.
 
-    ``tzone://Microsoft/Utc`` gives "UTC". Custom zones and unknown names give None. Matching
-    ignores case and surrounding spaces. Never raises.
+    ``tzone://Microsoft/Utc`` gives "UTC". Custom zones (``tzone://Microsoft/Custom``,
+    "Customized Time Zone") and unknown names give None. Matching ignores case and surrounding
+    spaces. Never raises.
     """
     key = _key(name)
-    if key is None or key == _OUTLOOK_CUSTOM or key.startswith(_OUTLOOK_CUSTOM + " "):
+    if key is None:
         return None
     if key == GRAPH_UTC.lower():
         return "UTC"
-    iana = _iana_index().get(key)
-    if iana is not None:
-        return iana
-    found = _windows_index().get(key)
-    return found[1] if found is not None else None
+    return _iana_index().get(key) or _windows_index().get(key)
 
 
 def windows_to_iana(name: str) -> str | None:
@@ -178,8 +175,7 @@ def windows_to_iana(name: str) -> str | None:
     Matching ignores case. Returns None for unknown names. Never raises.
     """
     key = _key(name)
-    found = _windows_index().get(key) if key is not None else None
-    return found[1] if found is not None else None
+    return _windows_index().get(key) if key is not None else None
 
 
 def iana_to_windows(name: str) -> str | None:
@@ -346,14 +342,14 @@ def _tzdb_directories() -> list[Traversable]:
 
 
 @cache
-def _windows_index() -> dict[str, tuple[str, str]]:
-    """Map each Windows name, lower-cased, to (proper spelling, canonical IANA default)."""
+def _windows_index() -> dict[str, str]:
+    """Map each Windows name, lower-cased, to the canonical spelling of its "001" IANA zone."""
     iana = _iana_index()
-    index: dict[str, tuple[str, str]] = {}
+    index: dict[str, str] = {}
     for windows, default in windows_tz.win_tz.items():
         canonical = iana.get(default.lower())
         if canonical is not None:
-            index[windows.lower()] = (windows, canonical)
+            index[windows.lower()] = canonical
     return index
 
 

@@ -42,7 +42,11 @@ class SandboxAdmin:
 
     def _call(self, method: str, path: str, json: Any = None, **params: Any) -> Any:
         r = self.session.request(
-            method, f"{self.root}/_sandbox{path}", json=json, params=params or None, timeout=self.timeout
+            method,
+            f"{self.root}/_sandbox{path}",
+            json=json,
+            params=params or None,
+            timeout=self.timeout,
         )
         if r.status_code >= 400:
             raise RuntimeError(f"sandbox control {method} {path} failed: {r.status_code} {r.text}")
@@ -51,10 +55,14 @@ class SandboxAdmin:
     def create_user(self, service: str, email: str, name: str | None = None) -> SandboxUser:
         d = self._call("POST", "/users", {"service": service, "email": email, "name": name})
         u = d["user"]
-        return SandboxUser(u["id"], u["service"], u["email"], u["name"], d["access_token"], d["refresh_token"])
+        return SandboxUser(
+            u["id"], u["service"], u["email"], u["name"], d["access_token"], d["refresh_token"]
+        )
 
     def users(self, service: str | None = None) -> list[dict[str, Any]]:
-        return list(self._call("GET", "/users", **({"service": service} if service else {}))["users"])
+        return list(
+            self._call("GET", "/users", **({"service": service} if service else {}))["users"]
+        )
 
     def new_tokens(self, uid: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/users/{uid}/tokens", {}))
@@ -84,7 +92,11 @@ class SandboxAdmin:
         self._call("PUT", "/auto-approve", {"service": service, "user": user_id})
 
     def expire_sync_tokens(self, service: str | None = None, user_id: str | None = None) -> int:
-        return int(self._call("POST", "/expire-sync-tokens", {"service": service, "user": user_id})["expired"])
+        return int(
+            self._call("POST", "/expire-sync-tokens", {"service": service, "user": user_id})[
+                "expired"
+            ]
+        )
 
     def requests(self, since: int = 0, service: str | None = None) -> dict[str, Any]:
         params: dict[str, Any] = {"since": since}

@@ -80,7 +80,9 @@ def create_user(
         except ValueError as exc:
             raise ApiError(409, "conflict", str(exc)) from None
         (google_api if service == "google" else graph_api).init_user(state, user)
-        tokens = state.issue_tokens(service, user["id"], client_id, scopes or _DEFAULT_SCOPES[service])
+        tokens = state.issue_tokens(
+            service, user["id"], client_id, scopes or _DEFAULT_SCOPES[service]
+        )
     return {"user": user, **tokens}
 
 
@@ -104,7 +106,10 @@ def user_tokens(ctx: Context) -> Response:
     user = _user_or_404(ctx.state, ctx.params["uid"])
     b = _body(ctx)
     tokens = ctx.state.issue_tokens(
-        user["service"], user["id"], "sandbox-admin", b.get("scopes") or _DEFAULT_SCOPES[user["service"]]
+        user["service"],
+        user["id"],
+        "sandbox-admin",
+        b.get("scopes") or _DEFAULT_SCOPES[user["service"]],
     )
     return Response.json(200, tokens)
 
@@ -116,7 +121,9 @@ def user_revoke(ctx: Context) -> Response:
 
 def user_expire_access(ctx: Context) -> Response:
     user = _user_or_404(ctx.state, ctx.params["uid"])
-    return Response.json(200, {"expired": ctx.state.expire_access_tokens(user["service"], user["id"])})
+    return Response.json(
+        200, {"expired": ctx.state.expire_access_tokens(user["service"], user["id"])}
+    )
 
 
 _FAULT_FIELDS = {f.name for f in fields(Fault)} - {"id"}
@@ -157,7 +164,7 @@ def set_latency(ctx: Context) -> Response:
 
 def _update_dataclass(target: Limits | Switches, values: dict[str, Any]) -> None:
     known = {f.name: f for f in fields(target)}
-    for key, value in values.items():
+    for key in values:
         if key not in known:
             raise ApiError(400, "invalid", f"Unknown setting {key!r}; known: {sorted(known)}.")
     for key, value in values.items():
@@ -201,7 +208,9 @@ def list_requests(ctx: Context) -> Response:
     since = int(ctx.request.arg("since") or 0)
     service = ctx.request.arg("service")
     entries = [
-        e for e in ctx.state.log.entries(since) if service in (None, e.service) and e.service != SANDBOX
+        e
+        for e in ctx.state.log.entries(since)
+        if service in (None, e.service) and e.service != SANDBOX
     ]
     return Response.json(
         200,
@@ -253,6 +262,7 @@ def admin_page(ctx: Context) -> Response:
 <p>A local stand-in for Google Calendar and Microsoft Graph. Nothing here leaves this machine.</p>
 <h2>Users</h2><table><tr><th>Service</th><th>E-mail</th><th>Name</th><th>Id</th></tr>{rows}</table>
 <h2>Requests per endpoint</h2><table>{count_rows}</table>
-<p>Latency: {ctx.state.settings.latency_ms} ms. JSON controls live under <code>/_sandbox/</code>.</p>
+<p>Latency: {ctx.state.settings.latency_ms} ms.
+JSON controls live under <code>/_sandbox/</code>.</p>
 </body></html>"""
     return Response.html(200, page)

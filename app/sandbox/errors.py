@@ -75,12 +75,17 @@ _GRAPH_DEFAULTS: dict[int, tuple[str, str]] = {
 }
 
 
-def google_body(status: int, reason: str | None, message: str | None, **extra: str) -> dict[str, Any]:
-    d_reason, d_domain, d_message = _GOOGLE_DEFAULTS.get(status, ("backendError", "global", "Error"))
+def google_body(
+    status: int, reason: str | None, message: str | None, **extra: str
+) -> dict[str, Any]:
+    d_reason, d_domain, d_message = _GOOGLE_DEFAULTS.get(
+        status, ("backendError", "global", "Error")
+    )
     reason = reason or d_reason
     message = message or d_message
     item: dict[str, Any] = {
-        "domain": extra.pop("domain", None) or _GOOGLE_DOMAINS.get(reason, d_domain if reason == d_reason else "global"),
+        "domain": extra.pop("domain", None)
+        or _GOOGLE_DOMAINS.get(reason, d_domain if reason == d_reason else "global"),
         "reason": reason,
         "message": message,
     }
@@ -122,9 +127,14 @@ def render(service: str, err: ApiError, *, google_status_field: bool = False) ->
     return Response.json(err.status, {"error": {"code": err.code, "message": err.message}}, headers)
 
 
-def default_error(service: str, status: int, code: str | None = None, message: str | None = None,
-                  retry_after: float | None = None) -> ApiError:
-    """The error a service gives for a status when the sandbox itself decides (faults, throttling)."""
+def default_error(
+    service: str,
+    status: int,
+    code: str | None = None,
+    message: str | None = None,
+    retry_after: float | None = None,
+) -> ApiError:
+    """The error a service gives when the sandbox itself decides (faults, throttling)."""
     headers: dict[str, str] = {}
     if retry_after is not None:
         headers["Retry-After"] = _fmt_seconds(retry_after)
@@ -135,8 +145,12 @@ def default_error(service: str, status: int, code: str | None = None, message: s
         gcode, gmsg = _GRAPH_DEFAULTS.get(status, ("UnknownError", "An error occurred."))
         return ApiError(status, code or gcode, message or gmsg, headers=headers)
     if service in (GOOGLE_OAUTH, MS_IDENTITY):
-        return ApiError(status, code or "temporarily_unavailable", message or "Try again later.",
-                        headers=headers)
+        return ApiError(
+            status,
+            code or "temporarily_unavailable",
+            message or "Try again later.",
+            headers=headers,
+        )
     return ApiError(status, code or "error", message or "Error", headers=headers)
 
 

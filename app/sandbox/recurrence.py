@@ -386,14 +386,13 @@ class GraphRecurrenceError(ValueError):
 
 _PATTERN = "ErrorInvalidRecurrencePattern"
 _RANGE = "ErrorInvalidRecurrenceRange"
-_PATTERN_TYPES = ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absoluteYearly")
-_PATTERN_TYPES += ("relativeYearly",)
 _RANGE_TYPES = ("endDate", "noEnd", "numbered")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _INDEXES = ("first", "second", "third", "fourth", "last")
 _NEEDS_DAYS = ("weekly", "relativeMonthly", "relativeYearly")
 _NEEDS_DOM = ("absoluteMonthly", "absoluteYearly")
 _NEEDS_MONTH = ("absoluteYearly", "relativeYearly")
+_PATTERN_TYPES = ("daily", *_NEEDS_DAYS, *_NEEDS_DOM)
 _NO_END = date(1, 1, 1)
 
 
@@ -567,20 +566,14 @@ def _nth_weekday(year: int, month: int, days: tuple[int, ...], index: str) -> da
 
 def _graph_dates(rule: _GraphRule, start: date) -> Iterator[date]:
     """Pattern dates on or after ``start``, in order, up to year 9999."""
-    step = rule.interval
+    step, stop = rule.interval, date(9999, 1, 1).toordinal()
     if rule.type == "daily":
-        day = start
-        while day.year < 9999:
-            yield day
-            day += timedelta(days=step)
+        yield from map(date.fromordinal, range(start.toordinal(), stop, step))
     elif rule.type == "weekly":
-        week = start - timedelta(days=(start.weekday() - rule.first_day) % 7)
+        week = start.toordinal() - (start.weekday() - rule.first_day) % 7
         offsets = sorted((d - rule.first_day) % 7 for d in rule.days)
-        while week.year < 9999:
-            for offset in offsets:
-                if (day := week + timedelta(days=offset)) >= start:
-                    yield day
-            week += timedelta(weeks=step)
+        for first in range(week, stop, 7 * step):
+            yield from (day for o in offsets if (day := date.fromordinal(first + o)) >= start)
     else:
         yearly = rule.type.endswith("Yearly")
         base = start.year * 12 + (rule.month if yearly else start.month) - 1

@@ -66,7 +66,9 @@ def seed_if_empty(sandbox: Any) -> dict[str, Any]:
     return seed_demo(state, sandbox.dispatcher.handle)
 
 
-def seed_demo(state: SandboxState, dispatch: Dispatch, today: dt.date | None = None) -> dict[str, Any]:
+def seed_demo(
+    state: SandboxState, dispatch: Dispatch, today: dt.date | None = None
+) -> dict[str, Any]:
     today = today or dt.datetime.now(NY).date()
     work = create_user(state, "microsoft", WORK_EMAIL, "Alex Rivera")
     home = create_user(state, "google", HOME_EMAIL, "Alex Rivera")
@@ -108,7 +110,8 @@ def _seed_work(graph: _Api, today: dt.date) -> str:
     # Move next week's Wednesday standup to 11:00 and cancel the Friday after it.
     wed = mon + dt.timedelta(weeks=4, days=2)
     fri = wed + dt.timedelta(days=2)
-    window = f"startDateTime={wed.isoformat()}T00:00:00Z&endDateTime={(fri + dt.timedelta(days=1)).isoformat()}T00:00:00Z"
+    after = fri + dt.timedelta(days=1)
+    window = f"startDateTime={wed.isoformat()}T00:00:00Z&endDateTime={after.isoformat()}T00:00:00Z"
     inst = graph.call("GET", f"{ev}/{standup['id']}/instances?{window}")["value"]
     by_day = {i["start"]["dateTime"][:10]: i for i in inst}
     moved = by_day.get(wed.isoformat())
@@ -116,7 +119,11 @@ def _seed_work(graph: _Api, today: dt.date) -> str:
         graph.call(
             "PATCH",
             f"{ev}/{moved['id']}",
-            {"start": _m_time(wed, 11, 0), "end": _m_time(wed, 11, 15), "subject": "Team standup (moved)"},
+            {
+                "start": _m_time(wed, 11, 0),
+                "end": _m_time(wed, 11, 15),
+                "subject": "Team standup (moved)",
+            },
         )
     cancelled = by_day.get(fri.isoformat())
     if cancelled:
@@ -137,7 +144,11 @@ def _seed_work(graph: _Api, today: dt.date) -> str:
                     "daysOfWeek": ["friday"],
                     "index": "last",
                 },
-                "range": {"type": "numbered", "startDate": last_friday_start.isoformat(), "numberOfOccurrences": 12},
+                "range": {
+                    "type": "numbered",
+                    "startDate": last_friday_start.isoformat(),
+                    "numberOfOccurrences": 12,
+                },
             },
         },
     )
@@ -149,7 +160,10 @@ def _seed_work(graph: _Api, today: dt.date) -> str:
             "subject": "Company offsite",
             "isAllDay": True,
             "showAs": "oof",
-            "start": {"dateTime": f"{offsite.isoformat()}T00:00:00", "timeZone": "Eastern Standard Time"},
+            "start": {
+                "dateTime": f"{offsite.isoformat()}T00:00:00",
+                "timeZone": "Eastern Standard Time",
+            },
             "end": {
                 "dateTime": f"{(offsite + dt.timedelta(days=2)).isoformat()}T00:00:00",
                 "timeZone": "Eastern Standard Time",
@@ -227,7 +241,9 @@ def _seed_home(google: _Api, today: dt.date, twin_uid: str) -> None:
     )
     gone_day = thu + dt.timedelta(weeks=5)
     gone_utc = dt.datetime(gone_day.year, gone_day.month, gone_day.day, 19, 0, tzinfo=NY)
-    google.call("DELETE", f"{cal}/{climbing['id']}_{gone_utc.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}")
+    google.call(
+        "DELETE", f"{cal}/{climbing['id']}_{gone_utc.astimezone(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    )
 
     google.call(
         "POST",
@@ -280,7 +296,11 @@ def _seed_home(google: _Api, today: dt.date, twin_uid: str) -> None:
             "location": "Fabrikam HQ, Room 4",
             "organizer": {"email": "jordan@fabrikam.example", "displayName": "Jordan Lee"},
             "attendees": [
-                {"email": "jordan@fabrikam.example", "organizer": True, "responseStatus": "accepted"},
+                {
+                    "email": "jordan@fabrikam.example",
+                    "organizer": True,
+                    "responseStatus": "accepted",
+                },
                 {"email": HOME_EMAIL, "self": True, "responseStatus": "accepted"},
                 {"email": WORK_EMAIL, "responseStatus": "accepted"},
             ],

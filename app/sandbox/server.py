@@ -93,7 +93,9 @@ class Dispatcher:
                     raise errors.default_error(service, 429, retry_after=round(wait + 0.5))
                 if service == GRAPH and not req.batched:
                     inflight_key = f"graph:{user}"
-                    if not self.state.enter(inflight_key, self.state.settings.limits.graph_concurrency):
+                    if not self.state.enter(
+                        inflight_key, self.state.settings.limits.graph_concurrency
+                    ):
                         inflight_key = None
                         raise ApiError(
                             429,
@@ -109,7 +111,9 @@ class Dispatcher:
                     resp = match.route.handler(ctx)
         except ApiError as err:
             resp = errors.render(
-                service, err, google_status_field=self.state.settings.switches.google_error_status_field
+                service,
+                err,
+                google_status_field=self.state.settings.switches.google_error_status_field,
             )
         except DropConnection:
             self._log(service, endpoint, req, 0, user)
@@ -142,7 +146,9 @@ class Dispatcher:
         }
         raise ApiError(401, "InvalidAuthenticationToken", messages[why])
 
-    def _log(self, service: str, endpoint: str, req: Request, status: int, user: str | None) -> None:
+    def _log(
+        self, service: str, endpoint: str, req: Request, status: int, user: str | None
+    ) -> None:
         self.state.log.add(
             service=service,
             endpoint=endpoint,
@@ -214,7 +220,9 @@ class _HttpsServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr: tuple[str, int], ctx: ssl.SSLContext | None, dispatcher: Dispatcher) -> None:
+    def __init__(
+        self, addr: tuple[str, int], ctx: ssl.SSLContext | None, dispatcher: Dispatcher
+    ) -> None:
         self.ssl_context = ctx
         self.dispatcher = dispatcher
         super().__init__(addr, _Handler)
@@ -280,7 +288,7 @@ def build_router() -> Router:
 
 
 class Sandbox:
-    """A running sandbox. ``with Sandbox() as sb:`` in tests; ``meridian sandbox serve`` for people."""
+    """A running sandbox (``with Sandbox() as sb:`` in tests; ``meridian sandbox serve``)."""
 
     def __init__(
         self,
@@ -325,7 +333,9 @@ class Sandbox:
             ctx.load_cert_chain(self.tls.server_cert, self.tls.server_key)
         # Loopback only: the sandbox holds test tokens and must never be reachable from outside.
         self._server = _HttpsServer(("127.0.0.1", self.port), ctx, self.dispatcher)
-        serve = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        serve = threading.Thread(
+            target=self._server.serve_forever, name="sandbox-http", daemon=True
+        )
         persist = threading.Thread(target=self._persist_loop, name="sandbox-persist", daemon=True)
         self._threads = [serve, persist]
         for t in self._threads:

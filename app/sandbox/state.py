@@ -211,7 +211,9 @@ class SandboxState:
 
     # --- users ---------------------------------------------------------------------------
 
-    def add_user(self, service: str, email: str, name: str, tenant: str | None = None) -> dict[str, Any]:
+    def add_user(
+        self, service: str, email: str, name: str, tenant: str | None = None
+    ) -> dict[str, Any]:
         if service not in ("google", "microsoft"):
             raise ValueError(f"unknown service {service!r}")
         with self.lock:
@@ -296,7 +298,7 @@ class SandboxState:
             return out
 
     def resolve_access(self, service: str, token: str | None) -> tuple[str | None, str]:
-        """(user id, '') for a valid token, else (None, why) with why in {missing, invalid, expired}."""
+        """(user id, '') for a valid token, else (None, why): why is missing, invalid or expired."""
         if not token:
             return None, "missing"
         with self.lock:
@@ -321,7 +323,11 @@ class SandboxState:
         n = 0
         with self.lock:
             for t, rec in self.data["refresh_tokens"].items():
-                if rec["service"] == service and (uid in (None, rec["user"])) and token in (None, t):
+                if (
+                    rec["service"] == service
+                    and (uid in (None, rec["user"]))
+                    and token in (None, t)
+                ):
                     if not rec["revoked"]:
                         n += 1
                     rec["revoked"] = True

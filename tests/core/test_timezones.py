@@ -488,6 +488,8 @@ def test_dst_transitions_2026(
     naive = datetime.fromisoformat(wall)
     assert to_utc(naive.replace(tzinfo=zoneinfo.ZoneInfo(iana))) == expected_utc
     assert result.fold == 0
+    # Returned as the wall time that really exists at that instant.
+    assert result.replace(tzinfo=None) == datetime.fromisoformat(normalised or wall)
     back = aware_to_graph(result, tz_name)
     assert back == {"dateTime": (normalised or wall) + ".0000000", "timeZone": tz_name}
     assert to_utc(graph_datetime_to_aware(back["dateTime"], tz_name)) == expected_utc

@@ -24,7 +24,9 @@ def test_listens_on_loopback_only(sandbox: Sandbox) -> None:
     assert sandbox._server.server_address[0] == "127.0.0.1"
 
 
-def test_admin_page_lists_users(admin: SandboxAdmin, http: requests.Session, sandbox: Sandbox) -> None:
+def test_admin_page_lists_users(
+    admin: SandboxAdmin, http: requests.Session, sandbox: Sandbox
+) -> None:
     admin.create_user("google", "page-check@example.com", "Page Check")
     r = http.get(sandbox.urls.admin, timeout=5)
     assert r.status_code == 200
@@ -47,6 +49,8 @@ def test_tls_context_negotiates_modern_tls(sandbox: Sandbox) -> None:
     import socket
 
     port = int(sandbox.urls.root.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
