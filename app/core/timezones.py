@@ -62,8 +62,8 @@ __all__ = [
 ]
 
 GRAPH_UTC: Final = "tzone://Microsoft/Utc"
-# A legacy zone defined by its rules only; Outlook also shows such zones as "Customized Time
-# Zone". Neither has an IANA equivalent, so the sync engine has to use the event's UTC times.
+# A legacy zone known only by its rules (Outlook also writes "Customized Time Zone"). It has no
+# IANA name: read the event's start/end, which Graph gives in UTC or the Prefer zone.
 GRAPH_CUSTOM: Final = "tzone://Microsoft/Custom"
 
 # All these zones have offset 0 and no DST. One spelling keeps zone comparisons exact, and Google
