@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import load_payload
 
 from app.sandbox import recurrence as rec
 from app.sandbox.recurrence import (
@@ -26,15 +26,9 @@ from app.sandbox.recurrence import (
     validate_google_recurrence,
 )
 
-PAYLOADS = Path("/work/shared/reference/payloads")
-
 
 def payload(name: str) -> Any:
-    """A recorded payload (api-spec §5); skip when the reference folder is not around."""
-    path = PAYLOADS / name
-    if not path.exists():
-        pytest.skip(f"reference payload {name} not available")
-    return json.loads(path.read_text())
+    return load_payload(name)
 
 
 NY, BERLIN, CHICAGO = (
