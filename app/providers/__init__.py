@@ -1,0 +1,1 @@
+"""Calendar backends behind one contract (base.py)."""
