@@ -1,0 +1,1 @@
+"""Local state: SQLite (WAL), numbered migrations, repositories."""
