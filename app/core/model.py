@@ -161,6 +161,9 @@ class Event:
     original_start: dt.datetime | dt.date | None = None
     # Provenance tag read from the event (see ARCHITECTURE.md "Identity across crashes").
     tag: str | None = None
+    # The idempotency key the event was created with, when the cloud shows it (a Google id
+    # chosen by us, a Graph transactionId): tells our own copies from pasted duplicates.
+    created_key: str | None = None
     # What a write had to drop or shorten, shown to the person on the item.
     losses: tuple[str, ...] = field(default=(), compare=False)
 
@@ -180,7 +183,16 @@ class Event:
 
 
 # Fields that are identity, server churn or our bookkeeping, not what a person edits.
-_NOT_CONTENT = {"ref", "etag", "updated", "ical_uid", "tag", "losses", "series_id"}
+_NOT_CONTENT = {
+    "ref",
+    "etag",
+    "updated",
+    "ical_uid",
+    "tag",
+    "created_key",
+    "losses",
+    "series_id",
+}
 
 
 def _norm(value: Any) -> Any:

@@ -1,0 +1,51 @@
+"""Identity of copies across crashes, retries and devices.
+
+A copy's *tag* is derived from where its origin lives and where the copy goes; its creation *key*
+is the tag plus a generation number. Nothing local goes in, so a second laptop running the same
+pair computes the same key, and the cloud's idempotency (Google client-chosen ids, Graph
+transactionId) turns its create into the same event instead of a second copy.
+
+Both are base32hex (``[0-9a-v]``), the alphabet Google allows for client-chosen event ids, and
+start with a prefix, so a copy can be recognised from its id or transactionId alone (Graph's
+delta does not return extended properties).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+PREFIX = "mrd1"
+_GEN_DIGITS = 2
+MAX_GENERATION = 10**_GEN_DIGITS - 1
+
+
+def _b32hex(data: bytes) -> str:
+    return base64.b32hexencode(data).decode("ascii").rstrip("=").lower()
+
+
+def tag_for(origin_calendar: str, origin_event_id: str, target_calendar: str) -> str:
+    digest = hashlib.sha256(
+        "\x1f".join((origin_calendar, origin_event_id, target_calendar)).encode("utf-8")
+    ).digest()
+    return PREFIX + _b32hex(digest)[:26]
+
+
+def key_for(tag: str, generation: int) -> str:
+    """The idempotency key of the ``generation``-th copy (a new one after a copy is deleted,
+    since Google keeps deleted ids reserved)."""
+    if not 0 <= generation <= MAX_GENERATION:
+        raise ValueError(f"copy generation {generation} out of range")
+    return f"{tag}{generation:0{_GEN_DIGITS}d}"
+
+
+def tag_from_key(key: str | None) -> str | None:
+    """The tag inside a key (a Google id or a Graph transactionId), if it is one of ours."""
+    if not key or not key.startswith(PREFIX) or len(key) != len(PREFIX) + 26 + _GEN_DIGITS:
+        return None
+    tag, gen = key[:-_GEN_DIGITS], key[-_GEN_DIGITS:]
+    return tag if gen.isdigit() else None
+
+
+def is_tag(value: str | None) -> bool:
+    return bool(value) and value is not None and value.startswith(PREFIX) and len(value) == 30

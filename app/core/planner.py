@@ -1,0 +1,606 @@
+"""The decision table: last synced state x side A x side B -> actions (ARCHITECTURE.md).
+
+Pure: no I/O. The engine gathers what each side reported, calls ``plan`` and applies the actions
+one by one, committing each outcome in its own transaction. Principles:
+
+- "Changed" means the etag moved AND the synced view differs from the snapshot, so server churn
+  is never a change.
+- Only an explicit deletion is a deletion. Absence from a read is not (the engine confirms
+  absences by id before they reach the planner): no "empty read" can delete anything.
+- A copy is recognised by its tag (or the tag inside its id/transactionId) and linked, never
+  copied back; a tag that points at an origin already linked elsewhere is a pasted duplicate,
+  which becomes an origin of its own and never causes the original's deletion.
+- One-way pairs keep copies equal to their origins; two-way pairs merge field by field and
+  apply the conflict policy where the same field changed on both sides.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+from app.core import identity
+from app.core.model import Event, Status, TimeSpan
+from app.core.rules import ConflictPolicy, PairRules, Side
+
+
+class Origin(StrEnum):
+    A = "a"
+    B = "b"
+    TWIN = "twin"  # the same meeting on both calendars (same iCalUID): linked, never copied
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int | None
+    origin: Origin
+    a_id: str
+    b_id: str
+    a_etag: str | None
+    b_etag: str | None
+    view: Mapping[str, Any]
+    a_event: Event | None = None  # last known full events, to write back without a re-read
+    b_event: Event | None = None
+    key_gen: int = 0
+
+    def id_on(self, side: Side) -> str:
+        return self.a_id if side is Side.A else self.b_id
+
+    def etag_on(self, side: Side) -> str | None:
+        return self.a_etag if side is Side.A else self.b_etag
+
+    def event_on(self, side: Side) -> Event | None:
+        return self.a_event if side is Side.A else self.b_event
+
+    @property
+    def view_hash(self) -> str:
+        return view_hash(self.view)
+
+
+@dataclass(frozen=True)
+class SideRead:
+    """What one side reported this run."""
+
+    calendar_id: str
+    events: Mapping[str, Event]  # changed events (every event in the window after a full read)
+    deleted: frozenset[str] = frozenset()  # confirmed deletions (incl. confirmed absences)
+    full: bool = False
+    owner: str | None = None  # the calendar owner's address (for "declined" exclusions)
+
+
+class Kind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    LINK = "link"
+    RECORD = "record"
+    UNLINK = "unlink"
+    CONFLICT = "conflict"
+    RETAG = "retag"
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    side: Side | None = None  # where the write goes
+    link: Link | None = None  # the link as it will be stored after success (None: removed)
+    old_link_id: int | None = None
+    event: Event | None = None  # what to write (create/update/retag)
+    event_id: str | None = None  # update/delete/retag target
+    etag: str | None = None  # precondition
+    key: str | None = None  # create: idempotency key
+    origin_event: Event | None = None  # create: the event the copy is made from
+    reason: str = ""
+    fields: tuple[str, ...] = ()  # conflict: the fields changed differently on both sides
+
+    def describe(self) -> str:
+        where = f" on {self.side.value}" if self.side else ""
+        return f"{self.kind.value}{where}: {self.reason}"
+
+
+@dataclass
+class Plan:
+    actions: list[Action] = field(default_factory=list)
+    deletes: int = 0
+
+    def add(self, action: Action) -> None:
+        self.actions.append(action)
+        if action.kind is Kind.DELETE:
+            self.deletes += 1
+
+    def count(self, kind: Kind) -> int:
+        return sum(1 for a in self.actions if a.kind is kind)
+
+
+def view_hash(view: Mapping[str, Any]) -> str:
+    blob = json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Context:
+    rules: PairRules
+    a: SideRead
+    b: SideRead
+    window: tuple[dt.datetime, dt.datetime]
+    open_conflicts: frozenset[int] = frozenset()  # link ids waiting for the person
+
+    def read(self, side: Side) -> SideRead:
+        return self.a if side is Side.A else self.b
+
+
+def in_window(event: Event, window: tuple[dt.datetime, dt.datetime]) -> bool:
+    if event.recurrence is not None:
+        return True  # a series is judged by its occurrences, which the provider windows
+    when = event.when
+    if isinstance(when, TimeSpan):
+        return when.end > window[0] and when.start < window[1]
+    start = dt.datetime.combine(when.start, dt.time(), dt.UTC) - dt.timedelta(hours=14)
+    end = dt.datetime.combine(when.end, dt.time(), dt.UTC) + dt.timedelta(hours=12)
+    return end > window[0] and start < window[1]
+
+
+def plan(ctx: Context, links: Iterable[Link]) -> Plan:
+    out = Plan()
+    links = list(links)
+    by_side = {
+        Side.A: {lk.a_id: lk for lk in links},
+        Side.B: {lk.b_id: lk for lk in links},
+    }
+    for lk in links:
+        _plan_link(ctx, lk, out)
+    _plan_unlinked(ctx, by_side, out)
+    return out
+
+
+# --- linked items --------------------------------------------------------------------------
+
+
+def _changed(ctx: Context, lk: Link, side: Side) -> tuple[Event | None, bool, bool]:
+    """(current event, changed, deleted) of a link's side."""
+    read = ctx.read(side)
+    eid = lk.id_on(side)
+    if eid in read.deleted:
+        return None, False, True
+    cur = read.events.get(eid)
+    if cur is None:
+        return None, False, False
+    if cur.status is Status.CANCELLED:
+        return None, False, True
+    changed = cur.etag != lk.etag_on(side) and view_hash(ctx.rules.view(cur)) != lk.view_hash
+    return cur, changed, False
+
+
+def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
+    a_cur, a_changed, a_del = _changed(ctx, lk, Side.A)
+    b_cur, b_changed, b_del = _changed(ctx, lk, Side.B)
+    if a_cur is None and b_cur is None and not a_del and not b_del:
+        return  # nothing reported on either side
+    if lk.id in ctx.open_conflicts:
+        return  # both versions stay as they are until the person chooses
+    if lk.origin is Origin.TWIN:
+        if a_del or b_del:
+            # Declining or deleting one invitation never removes the other one.
+            out.add(Action(Kind.UNLINK, old_link_id=lk.id, reason="one twin was removed"))
+        else:
+            out.add(Action(Kind.RECORD, link=_refresh(ctx, lk, a_cur, b_cur), old_link_id=lk.id))
+        return
+    origin = Side(lk.origin.value)
+    copy = origin.other
+    cur = {Side.A: a_cur, Side.B: b_cur}
+    changed = {Side.A: a_changed, Side.B: b_changed}
+    deleted = {Side.A: a_del, Side.B: b_del}
+    if not ctx.rules.direction.copies_from(origin):
+        # The pair no longer copies this way (settings changed): forget the link, touch nothing.
+        if a_del or b_del:
+            out.add(Action(Kind.UNLINK, old_link_id=lk.id, reason="direction no longer copies it"))
+        return
+    two_way = ctx.rules.direction.copies_from(copy)
+    o_event = cur[origin]
+    if o_event is not None:
+        why_not = ctx.rules.excluded(o_event, ctx.read(origin).owner)
+        if why_not is not None:
+            _delete_copy(ctx, lk, copy, out, f"the original is now excluded: {why_not}")
+            return
+        if not in_window(o_event, ctx.window):
+            return  # left the window: the copy is left alone (never deleted for that)
+
+    if deleted[origin] and deleted[copy]:
+        out.add(Action(Kind.UNLINK, old_link_id=lk.id, reason="deleted on both sides"))
+        return
+    if deleted[origin]:
+        if two_way and changed[copy]:
+            _recreate(ctx, lk, origin, from_side=copy, source=cur[copy], out=out)
+        else:
+            _delete_copy(ctx, lk, copy, out, "the original was deleted")
+        return
+    if deleted[copy]:
+        if two_way and not changed[origin]:
+            _delete(lk, origin, out, "its copy was deleted on the other calendar")
+        else:
+            source = cur[origin] or lk.event_on(origin)
+            if source is not None:
+                _recreate(ctx, lk, copy, from_side=origin, source=source, out=out)
+        return
+
+    if not changed[origin] and not changed[copy]:
+        if (a_cur is not None and a_cur.etag != lk.a_etag) or (
+            b_cur is not None and b_cur.etag != lk.b_etag
+        ):
+            out.add(Action(Kind.RECORD, link=_refresh(ctx, lk, a_cur, b_cur), old_link_id=lk.id))
+        return
+    if not two_way:
+        # One-way: the copy follows its origin; edits made to the copy are put back.
+        source = cur[origin] or lk.event_on(origin)
+        if source is not None:
+            _write(ctx, lk, copy, merged=source, out=out, current=cur, reason="copy follows origin")
+        return
+    if changed[origin] != changed[copy]:
+        winner = origin if changed[origin] else copy
+        src = cur[winner]
+        assert src is not None
+        _write(
+            ctx, lk, winner.other, merged=src, out=out, current=cur, reason=f"edited on {winner}"
+        )
+        return
+    _merge(ctx, lk, cur, out)
+
+
+def _refresh(ctx: Context, lk: Link, a_cur: Event | None, b_cur: Event | None) -> Link:
+    return replace(
+        lk,
+        a_etag=_etag(a_cur, lk.a_etag),
+        b_etag=_etag(b_cur, lk.b_etag),
+        a_event=a_cur or lk.a_event,
+        b_event=b_cur or lk.b_event,
+    )
+
+
+def _merge(ctx: Context, lk: Link, cur: dict[Side, Event | None], out: Plan) -> None:
+    a, b = cur[Side.A], cur[Side.B]
+    assert a is not None and b is not None
+    va, vb = ctx.rules.view(a), ctx.rules.view(b)
+    if va == vb:
+        out.add(Action(Kind.RECORD, link=_linked(ctx, lk, a, b), old_link_id=lk.id))
+        return
+    snap = lk.view
+    take: dict[str, Side] = {}
+    clashes: list[str] = []
+    for f in ctx.rules.synced_fields:
+        if va.get(f) == vb.get(f):
+            continue
+        a_moved, b_moved = va.get(f) != snap.get(f), vb.get(f) != snap.get(f)
+        if a_moved and not b_moved:
+            take[f] = Side.A
+        elif b_moved and not a_moved:
+            take[f] = Side.B
+        else:
+            clashes.append(f)
+    if clashes:
+        policy = ctx.rules.conflict_policy
+        if policy is ConflictPolicy.ASK:
+            out.add(
+                Action(
+                    Kind.CONFLICT,
+                    link=lk,
+                    old_link_id=lk.id,
+                    fields=tuple(clashes),
+                    reason="the same field was changed on both calendars",
+                )
+            )
+            return
+        for f in clashes:
+            take[f] = _policy_winner(policy, a, b)
+    merged = replace(a, **{f: getattr(b if take.get(f) is Side.B else a, f) for f in take})
+    _write(ctx, lk, Side.A, merged=merged, out=out, current=cur, reason="merged", both=True)
+
+
+def _policy_winner(policy: ConflictPolicy, a: Event, b: Event) -> Side:
+    if policy is ConflictPolicy.A_WINS:
+        return Side.A
+    if policy is ConflictPolicy.B_WINS:
+        return Side.B
+    a_t, b_t = a.updated, b.updated
+    if a_t is None or b_t is None:
+        return Side.A if b_t is None else Side.B
+    return Side.B if b_t > a_t else Side.A
+
+
+def _write(
+    ctx: Context,
+    lk: Link,
+    target: Side,
+    *,
+    merged: Event,
+    out: Plan,
+    current: dict[Side, Event | None],
+    reason: str,
+    both: bool = False,
+) -> None:
+    """Make ``target`` (and with ``both`` the other side too) show ``merged``'s synced view."""
+    view = ctx.rules.view(merged)
+    origin = Side(lk.origin.value)
+    new_link = replace(_refresh(ctx, lk, current[Side.A], current[Side.B]), view=view)
+    for side in (target, target.other) if both else (target,):
+        base = current[side] or lk.event_on(side)
+        if base is not None and ctx.rules.view(base) == view:
+            continue
+        if side is origin:
+            if base is None:
+                continue  # nothing known to write back onto (next read brings it)
+            new_event = ctx.rules.apply_view(base, merged)
+        else:
+            o_id = lk.id_on(origin)
+            tag = identity.tag_for(ctx.read(origin).calendar_id, o_id, ctx.read(side).calendar_id)
+            source = ctx.rules.apply_view(current[origin] or lk.event_on(origin) or merged, merged)
+            new_event = ctx.rules.render_copy(source, tag)
+        out.add(
+            Action(
+                Kind.UPDATE,
+                side=side,
+                link=new_link,
+                old_link_id=lk.id,
+                event=new_event,
+                event_id=lk.id_on(side),
+                etag=_etag(current[side], lk.etag_on(side)),
+                reason=reason,
+            )
+        )
+    if not any(a.old_link_id == lk.id and a.kind is Kind.UPDATE for a in out.actions):
+        out.add(Action(Kind.RECORD, link=new_link, old_link_id=lk.id, reason=reason))
+
+
+def _etag(event: Event | None, fallback: str | None) -> str | None:
+    return event.etag if event is not None else fallback
+
+
+def _linked(ctx: Context, lk: Link, a: Event, b: Event) -> Link:
+    return replace(lk, view=ctx.rules.view(a), a_etag=a.etag, b_etag=b.etag, a_event=a, b_event=b)
+
+
+def _delete(lk: Link, side: Side, out: Plan, reason: str) -> None:
+    event = lk.event_on(side)
+    out.add(
+        Action(
+            Kind.DELETE,
+            side=side,
+            old_link_id=lk.id,
+            event_id=lk.id_on(side),
+            etag=None,  # the etag may have moved with an edit we did not read: delete anyway
+            event=event,
+            reason=reason,
+        )
+    )
+
+
+def _delete_copy(ctx: Context, lk: Link, copy: Side, out: Plan, reason: str) -> None:
+    _delete(lk, copy, out, reason)
+
+
+def _recreate(
+    ctx: Context, lk: Link, target: Side, *, from_side: Side, source: Event | None, out: Plan
+) -> None:
+    if source is None:
+        return
+    origin_id = lk.id_on(from_side)
+    tag = identity.tag_for(ctx.read(from_side).calendar_id, origin_id, ctx.read(target).calendar_id)
+    gen = lk.key_gen + 1 if Origin(from_side.value) is lk.origin else 0
+    out.add(
+        Action(
+            Kind.CREATE,
+            side=target,
+            old_link_id=lk.id,
+            event=ctx.rules.render_copy(source, tag),
+            origin_event=source,
+            key=identity.key_for(tag, min(gen, identity.MAX_GENERATION)),
+            reason="re-created: the edit wins over the deletion",
+            link=replace(
+                lk,
+                id=lk.id,
+                origin=Origin(from_side.value),
+                key_gen=gen,
+                view=ctx.rules.view(source),
+            ),
+        )
+    )
+
+
+# --- unlinked items -----------------------------------------------------------------------
+
+
+def _unlinked(ctx: Context, side: Side, linked: dict[str, Link]) -> dict[str, Event]:
+    return {
+        eid: e
+        for eid, e in ctx.read(side).events.items()
+        if eid not in linked and e.status is not Status.CANCELLED and e.series_id is None
+    }
+
+
+def _plan_unlinked(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Plan) -> None:
+    """New events: our copies are claimed first, then twins; what is left is copied."""
+    fresh = {side: _unlinked(ctx, side, by_side[side]) for side in (Side.A, Side.B)}
+    claimed: set[tuple[Side, str]] = set()
+    origins: dict[Side, dict[str, Event]] = {Side.A: {}, Side.B: {}}
+    for side in (Side.A, Side.B):
+        tags_there = _origin_tags(ctx, side.other, side, by_side[side.other])
+        for eid, event in fresh[side].items():
+            own = _classify_tagged(ctx, side, eid, event, tags_there, by_side, out)
+            if own is None:
+                claimed.add((side, eid))
+                if tag := _tag_of(event):
+                    claimed.add((side.other, tags_there.get(tag, "")))
+            else:
+                origins[side][eid] = own
+    for a_id, a_ev in origins[Side.A].items():
+        if (Side.A, a_id) in claimed:
+            continue
+        twin = _find_twin(a_ev, origins[Side.B], claimed)
+        if twin is not None:
+            assert twin.ref is not None
+            claimed |= {(Side.A, a_id), (Side.B, twin.ref.event_id)}
+            out.add(_twin_link(ctx, a_ev, twin))
+    for side in (Side.A, Side.B):
+        for eid, event in origins[side].items():
+            if (side, eid) not in claimed:
+                _copy_new(ctx, side, eid, event, out)
+
+
+def _tag_of(event: Event) -> str | None:
+    key_tag = identity.tag_from_key(event.created_key)
+    return key_tag or (event.tag if identity.is_tag(event.tag) else None)
+
+
+def _classify_tagged(
+    ctx: Context,
+    side: Side,
+    eid: str,
+    event: Event,
+    tags_there: dict[str, str],
+    by_side: dict[Side, dict[str, Link]],
+    out: Plan,
+) -> Event | None:
+    """Handle an unlinked event that carries our tag; returns it back if it is an origin."""
+    key_tag = identity.tag_from_key(event.created_key)
+    tag = _tag_of(event)
+    if tag is None:
+        return event
+    if tag not in tags_there:
+        return None  # a copy whose origin we do not see (yet): never copy a copy
+    origin_id = tags_there[tag]
+    lk = by_side[side.other].get(origin_id)
+    if lk is None:
+        # Our copy whose link was lost (a crash between write and commit, a rebuilt database,
+        # another device): link it, never copy it back.
+        out.add(_recovered(ctx, side, eid, event, origin_id))
+        return None
+    if lk.id_on(side) == eid:
+        return None
+    if key_tag is not None:
+        # A second copy made by Meridian itself (two devices raced past the cloud's
+        # idempotency): remove the extra one; the linked copy stays.
+        out.add(
+            Action(
+                Kind.DELETE,
+                side=side,
+                event_id=eid,
+                event=event,
+                reason="a second copy of the same event",
+            )
+        )
+        return None
+    # A pasted duplicate of a copy: an event of its own, with the tag removed so it can never
+    # be mistaken for the copy (or cause the original's deletion).
+    own = replace(event, tag=None)
+    out.add(
+        Action(
+            Kind.RETAG,
+            side=side,
+            event=own,
+            event_id=eid,
+            etag=event.etag,
+            reason="a pasted copy becomes an event of its own",
+        )
+    )
+    return own
+
+
+def _twin_link(ctx: Context, a_ev: Event, b_ev: Event) -> Action:
+    assert a_ev.ref is not None and b_ev.ref is not None
+    return Action(
+        Kind.LINK,
+        link=Link(
+            None,
+            Origin.TWIN,
+            a_ev.ref.event_id,
+            b_ev.ref.event_id,
+            a_ev.etag,
+            b_ev.etag,
+            ctx.rules.view(a_ev),
+            a_ev,
+            b_ev,
+        ),
+        reason="the same meeting is on both calendars",
+    )
+
+
+def _origin_tags(
+    ctx: Context, origin: Side, target: Side, linked: dict[str, Link]
+) -> dict[str, str]:
+    """tag -> origin id for every origin we know on ``origin`` (linked or just read)."""
+    o_cal, t_cal = ctx.read(origin).calendar_id, ctx.read(target).calendar_id
+    ids = set(ctx.read(origin).events) | set(linked)
+    return {identity.tag_for(o_cal, i, t_cal): i for i in ids}
+
+
+def _find_twin(
+    event: Event, candidates: dict[str, Event], claimed: set[tuple[Side, str]]
+) -> Event | None:
+    if not event.ical_uid:
+        return None
+    uid = event.ical_uid.lower()
+    for oid, candidate in candidates.items():
+        if (Side.B, oid) not in claimed and (candidate.ical_uid or "").lower() == uid:
+            return candidate
+    return None
+
+
+def _recovered(ctx: Context, side: Side, eid: str, copy: Event, origin_id: str) -> Action:
+    origin = side.other
+    o_event = ctx.read(origin).events.get(origin_id)
+    a_id, b_id = (eid, origin_id) if side is Side.A else (origin_id, eid)
+    a_ev, b_ev = (copy, o_event) if side is Side.A else (o_event, copy)
+    # Snapshot the copy: if the origin moved on meanwhile, the next comparison writes it over.
+    return Action(
+        Kind.LINK,
+        link=Link(
+            None,
+            Origin(origin.value),
+            a_id,
+            b_id,
+            a_ev.etag if a_ev else None,
+            b_ev.etag if b_ev else None,
+            ctx.rules.view(copy),
+            a_ev,
+            b_ev,
+        ),
+        reason="found our copy (after a crash, a rebuild or another device)",
+    )
+
+
+def _copy_new(ctx: Context, side: Side, eid: str, event: Event, out: Plan) -> None:
+    if not ctx.rules.direction.copies_from(side):
+        return
+    if ctx.rules.excluded(event, ctx.read(side).owner) is not None:
+        return
+    if not in_window(event, ctx.window):
+        return
+    target = side.other
+    tag = identity.tag_for(ctx.read(side).calendar_id, eid, ctx.read(target).calendar_id)
+    copy = ctx.rules.render_copy(event, tag)
+    a_id, b_id = (eid, "") if side is Side.A else ("", eid)
+    out.add(
+        Action(
+            Kind.CREATE,
+            side=target,
+            event=copy,
+            origin_event=event,
+            key=identity.key_for(tag, 0),
+            reason="new event",
+            link=Link(
+                None,
+                Origin(side.value),
+                a_id,
+                b_id,
+                event.etag if side is Side.A else None,
+                event.etag if side is Side.B else None,
+                ctx.rules.view(event),
+                event if side is Side.A else None,
+                event if side is Side.B else None,
+            ),
+        )
+    )
