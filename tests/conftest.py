@@ -40,6 +40,7 @@ def admin(sandbox: Sandbox) -> Iterator[SandboxAdmin]:
     adm.clear_faults()
     sandbox.state.settings.latency_ms = 0
     adm.set_limits(graph_concurrency=4, quota_requests=None, quota_seconds=60.0)
+    sandbox.state.settings.auto_approve.clear()
 
 
 @pytest.fixture

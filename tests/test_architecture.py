@@ -8,7 +8,9 @@ from pathlib import Path
 APP = Path(__file__).resolve().parents[1] / "app"
 
 # What each package may import from the project. Imports point inward:
-# ui -> services -> {core, providers, auth, store, policy}; core imports only itself.
+# ui -> services -> sync -> {core, providers, auth, store, policy}; core imports only itself.
+# (ARCHITECTURE.md had the engine inside core; it orchestrates I/O, so it lives in app/sync and
+# core stays pure: model, rules, planner.)
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
     "sandbox": {"sandbox", "core"},
@@ -16,7 +18,18 @@ ALLOWED: dict[str, set[str]] = {
     "auth": {"auth", "core", "errors", "paths"},
     "store": {"store", "core", "errors", "paths"},
     "policy": {"policy", "core", "errors", "paths"},
-    "services": {"services", "core", "providers", "auth", "store", "policy", "errors", "paths"},
+    "sync": {"sync", "core", "providers", "store", "errors"},
+    "services": {
+        "services",
+        "sync",
+        "core",
+        "providers",
+        "auth",
+        "store",
+        "policy",
+        "errors",
+        "paths",
+    },
     "ui": {"ui", "services", "core", "errors", "paths"},
 }
 # The composition root may wire anything together (it launches the GUI and the sandbox).

@@ -8,6 +8,7 @@ unchanged, and it can fail on demand like a real service.
 from __future__ import annotations
 
 import itertools
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -48,6 +49,8 @@ class MemoryProvider(CalendarProvider):
         super().__init__()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
+        # Ids (and so iCalendar UIDs) are unique across instances, as they are across clouds.
+        self._prefix = secrets.token_hex(3)
         self._cals: dict[str, _Cal] = {}
         for cid in calendars:
             self.add_calendar(cid)
@@ -66,6 +69,9 @@ class MemoryProvider(CalendarProvider):
 
     def all_events(self, calendar_id: str) -> list[Event]:
         return list(self._cals[calendar_id].events.values())
+
+    def _new_id(self) -> str:
+        return f"mem{self._prefix}{next(self._ids)}"
 
     # --- contract ---------------------------------------------------------------------------
 
@@ -139,7 +145,7 @@ class MemoryProvider(CalendarProvider):
                 if existing in cal.events:
                     return WriteResult(op, cal.events[existing])
                 raise AlreadyExists(f"The key {op.key} was used for an event that was deleted.")
-            eid = f"mem{next(self._ids)}"
+            eid = self._new_id()
             cal.keys[op.key] = eid
             return WriteResult(op, self._store(cal, eid, op.event))
         assert op.event_id is not None
@@ -179,7 +185,7 @@ class MemoryProvider(CalendarProvider):
     # Edits "by a person" in tests: the same as a write, without counting requests.
     def put(self, calendar_id: str, event: Event, event_id: str | None = None) -> Event:
         cal = self._cal(calendar_id)
-        eid = event_id or (event.ref.event_id if event.ref else f"mem{next(self._ids)}")
+        eid = event_id or (event.ref.event_id if event.ref else self._new_id())
         return self._store(cal, eid, event, keep=cal.events.get(eid))
 
     def remove(self, calendar_id: str, event_id: str) -> None:

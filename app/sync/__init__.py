@@ -1,0 +1,1 @@
+"""The sync engine: runs a pair against two providers and the state database."""

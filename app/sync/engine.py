@@ -1,0 +1,389 @@
+"""Runs one pair: read both sides, guard, plan, apply, commit.
+
+The order of commits is what makes a crash harmless: each item's outcome is committed in its own
+transaction right after its write, and the change cursors advance only after every item of the
+run has been committed or recorded as an issue. A crash anywhere therefore replays some reads,
+and the planner recognises what was already written (copy tags, idempotency keys), so nothing is
+created twice and no edit is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from app.core import identity
+from app.core.model import Event
+from app.core.planner import Action, Context, Kind, Link, Plan, SideRead, plan
+from app.core.rules import PairRules, Side
+from app.core.serialize import event_to_json
+from app.errors import AlreadyExists, CursorExpired, ItemError, NotFound, PreconditionFailed
+from app.providers.base import CalendarProvider, Window, WriteOp, WriteResult
+from app.store.repo import Repo
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # an item that failed this often is shown, no longer retried by itself
+EMPTY_READ_MIN_LINKS = 3
+SHRINK_MIN_LINKS = 10
+SHRINK_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class SideSpec:
+    provider: CalendarProvider
+    calendar_id: str
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    id: str
+    name: str
+    rules: PairRules
+    a: SideSpec
+    b: SideSpec
+
+    def side(self, side: Side) -> SideSpec:
+        return self.a if side is Side.A else self.b
+
+
+@dataclass
+class RunResult:
+    pair_id: str
+    status: str = "ok"  # ok | held | dry-run
+    counts: Counter[str] = field(default_factory=Counter)
+    requests: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+    plan: Plan | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        keys = (
+            "created",
+            "updated",
+            "deleted",
+            "linked",
+            "conflicts",
+            "overlaps",
+            "skipped",
+            "errors",
+        )
+        return {
+            "pair": self.pair_id,
+            "status": self.status,
+            "message": self.message,
+            **{k: self.counts.get(k, 0) for k in keys},
+            "requests": self.requests,
+        }
+
+
+class Engine:
+    def __init__(self, repo: Repo, clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.repo = repo
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+
+    def run(self, spec: PairSpec, *, dry_run: bool = False) -> RunResult:
+        result = RunResult(spec.id)
+        before = {s: spec.side(s).provider.stats.requests for s in Side}
+        run_id = None if dry_run else self.repo.start_run(spec.id)
+        try:
+            self._run(spec, result, dry_run)
+        except Exception as exc:
+            result.status = "failed"
+            result.message = str(exc)
+            raise
+        finally:
+            result.requests = {
+                s.value: spec.side(s).provider.stats.requests - before[s] for s in Side
+            }
+            if run_id is not None:
+                self.repo.finish_run(
+                    run_id,
+                    result.status,
+                    dict(result.counts),
+                    result.requests,
+                    result.message or None,
+                )
+        return result
+
+    # --- the run -------------------------------------------------------------------------------
+
+    def _run(self, spec: PairSpec, result: RunResult, dry_run: bool) -> None:
+        hold = self.repo.open_hold(spec.id)
+        if hold is not None and hold["decision"] is None:
+            result.status = "held"
+            result.message = hold["reason"]
+            return
+        start, end = spec.rules.window(self.clock())
+        window = Window(start, end)
+        links = self.repo.links(spec.id)
+        reads: dict[Side, SideRead] = {}
+        cursors: dict[Side, str] = {}
+        for side in Side:
+            reads[side], cursors[side] = self._read(spec, side, window, links, result)
+        held = self._suspicious(spec, reads, links)
+        if held:
+            result.status = "held"
+            result.message = held
+            if not dry_run:
+                self.repo.add_hold(spec.id, held, {"links": len(links)})
+            return
+        ctx = Context(
+            spec.rules,
+            reads[Side.A],
+            reads[Side.B],
+            (start, end),
+            self.repo.open_conflict_links(spec.id),
+        )
+        the_plan = plan(ctx, links)
+        result.plan = the_plan
+        if dry_run:
+            result.status = "dry-run"
+            for action in the_plan.actions:
+                result.counts[_COUNT_NAME[action.kind]] += 1
+            return
+        if self._too_many_deletes(spec, the_plan, len(links)):
+            decision = hold["decision"] if hold is not None else None
+            if decision != "approve":
+                result.status = "held"
+                result.message = (
+                    f"This sync would delete {the_plan.deletes} events. Nothing was changed; "
+                    "confirm or refuse the deletions to go on."
+                )
+                self.repo.add_hold(
+                    spec.id,
+                    result.message,
+                    {"deletes": [a.event_id for a in the_plan.actions if a.kind is Kind.DELETE]},
+                )
+                return
+        if hold is not None:
+            self.repo.decide_hold(hold["id"], f"{hold['decision']}:applied")
+            if hold["decision"] == "refuse":
+                the_plan.actions = [
+                    replace(a, kind=Kind.UNLINK) if a.kind is Kind.DELETE else a
+                    for a in the_plan.actions
+                ]
+        self._apply(spec, the_plan, result)
+        for side in Side:
+            self.repo.set_cursor(spec.id, side, cursors[side])
+
+    def _read(
+        self, spec: PairSpec, side: Side, window: Window, links: Sequence[Link], result: RunResult
+    ) -> tuple[SideRead, str]:
+        s = spec.side(side)
+        cursor = self.repo.cursor(spec.id, side)
+        try:
+            changes = s.provider.read_changes(s.calendar_id, cursor, window)
+        except CursorExpired:
+            log.info("pair %s side %s: cursor expired, reading everything", spec.name, side)
+            changes = s.provider.read_changes(s.calendar_id, None, window)
+        events: dict[str, Event] = {e.ref.event_id: e for e in changes.events if e.ref is not None}
+        deleted = set(changes.deleted)
+        for skipped in changes.skipped:
+            result.counts["skipped"] += 1
+            self.repo.record_issue(
+                spec.id,
+                side.value,
+                skipped.event_id,
+                "unreadable",
+                "An event could not be read",
+                skipped.reason,
+            )
+        # Items that failed before are fetched again (with backoff) so their change is not lost.
+        now = self.clock().isoformat()
+        retry = [
+            i.item_id
+            for i in self.repo.issues(spec.id, kind="write")
+            if i.side == side.value
+            and i.attempts < MAX_ATTEMPTS
+            and (i.next_retry is None or i.next_retry <= now)
+            and i.item_id not in events
+        ]
+        linked_ids = {lk.id_on(side) for lk in links}
+        absent: list[str] = []
+        if changes.full:
+            # Not being listed is not being deleted: confirm each absence by id.
+            absent = [i for i in linked_ids if i not in events and i not in deleted]
+        if retry or absent:
+            for eid, ev in s.provider.get_events(s.calendar_id, [*retry, *absent]).items():
+                if ev is None:
+                    if eid in absent:
+                        deleted.add(eid)
+                elif eid in retry:
+                    events[eid] = ev
+        read = SideRead(s.calendar_id, events, frozenset(deleted), changes.full, s.owner)
+        return read, changes.cursor
+
+    def _suspicious(
+        self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]
+    ) -> str:
+        for side, read in reads.items():
+            if not read.full:
+                continue
+            linked = len(links)
+            present = len(read.events)
+            name = "Outlook" if side is Side.A else "Google"
+            if linked >= EMPTY_READ_MIN_LINKS and present == 0:
+                return (
+                    f"{name} answered with no events at all although {linked} are synced. "
+                    "Nothing was changed. If the calendar really is empty, confirm to go on."
+                )
+            if linked >= SHRINK_MIN_LINKS and len(read.deleted) > linked * SHRINK_SHARE:
+                return (
+                    f"{name} reports {len(read.deleted)} of {linked} synced events as gone. "
+                    "Nothing was changed; confirm or refuse the deletions to go on."
+                )
+        return ""
+
+    @staticmethod
+    def _too_many_deletes(spec: PairSpec, the_plan: Plan, links: int) -> bool:
+        r = spec.rules
+        return the_plan.deletes > r.max_deletes and the_plan.deletes > r.max_delete_share * max(
+            links, 1
+        )
+
+    # --- applying --------------------------------------------------------------------------
+
+    def _apply(self, spec: PairSpec, the_plan: Plan, result: RunResult) -> None:
+        self._latest: dict[int, Link] = {}
+        writes: dict[Side, list[Action]] = {Side.A: [], Side.B: []}
+        for action in the_plan.actions:
+            if action.side is not None and action.kind in _WRITES:
+                writes[action.side].append(action)
+            else:
+                self._commit_bookkeeping(spec, action, result)
+        for side in Side:
+            pending = writes[side]
+            for _round in range(3):  # re-try creates whose key was burnt by a deleted copy
+                if not pending:
+                    break
+                s = spec.side(side)
+                results = s.provider.apply(s.calendar_id, [_op(a) for a in pending])
+                pending = [
+                    nxt
+                    for action, res in zip(pending, results, strict=True)
+                    if (nxt := self._commit_write(spec, side, action, res, result)) is not None
+                ]
+
+    def _commit_bookkeeping(self, spec: PairSpec, action: Action, result: RunResult) -> None:
+        if action.kind is Kind.LINK and action.link is not None:
+            self.repo.save_link(spec.id, action.link)
+            result.counts["linked"] += 1
+            self.repo.audit(
+                "sync", "linked", pair_id=spec.id, item_id=action.link.a_id, why=action.reason
+            )
+        elif action.kind is Kind.RECORD and action.link is not None:
+            self.repo.save_link(spec.id, action.link)
+        elif action.kind is Kind.UNLINK and action.old_link_id is not None:
+            self.repo.delete_link(action.old_link_id)
+        elif action.kind is Kind.CONFLICT and action.link is not None:
+            lk = action.link
+            assert lk.id is not None, "only linked items can be in conflict"
+            self.repo.add_conflict(
+                spec.id,
+                lk.id,
+                list(action.fields),
+                event_to_json(lk.a_event) if lk.a_event else {},
+                event_to_json(lk.b_event) if lk.b_event else {},
+            )
+            result.counts["conflicts"] += 1
+
+    def _commit_write(
+        self, spec: PairSpec, side: Side, action: Action, res: WriteResult, result: RunResult
+    ) -> Action | None:
+        """Commit one write's outcome; returns a follow-up action to retry, if any."""
+        item = _item_id(action)
+        if res.error is not None:
+            return self._write_failed(spec, side, action, res.error, item, result)
+        if action.kind is Kind.DELETE:
+            if action.old_link_id is not None:
+                self.repo.delete_link(action.old_link_id)
+            result.counts["deleted"] += 1
+            self._audit(spec, "deleted", side, action.event_id, action.reason)
+            return None
+        written = res.event
+        assert written is not None and written.ref is not None
+        if action.kind is Kind.RETAG or action.link is None:
+            return None
+        base = self._latest.get(action.link.id) if action.link.id is not None else None
+        lk = _with_side(base or action.link, side, written)
+        if base is not None:
+            lk = replace(lk, view=action.link.view, origin=action.link.origin)
+        link_id = self.repo.save_link(spec.id, lk)
+        self._latest[link_id] = replace(lk, id=link_id)
+        self.repo.resolve_issues(spec.id, item)
+        kind = "created" if action.kind is Kind.CREATE else "updated"
+        result.counts[kind] += 1
+        self._audit(spec, kind, side, written.ref.event_id, action.reason)
+        return None
+
+    def _write_failed(
+        self,
+        spec: PairSpec,
+        side: Side,
+        action: Action,
+        err: Exception,
+        item: str,
+        result: RunResult,
+    ) -> Action | None:
+        if isinstance(err, AlreadyExists) and action.kind is Kind.CREATE and action.link:
+            # Google keeps a deleted event's id reserved: the next generation of the key.
+            gen = action.link.key_gen + 1
+            tag = identity.tag_from_key(action.key)
+            if tag is not None and gen <= identity.MAX_GENERATION:
+                return replace(
+                    action, key=identity.key_for(tag, gen), link=replace(action.link, key_gen=gen)
+                )
+        if isinstance(err, PreconditionFailed | NotFound):
+            return None  # changed or gone meanwhile: the next read brings the new state
+        if isinstance(err, ItemError):
+            result.counts["errors"] += 1
+            # A failed create is retried from its origin; anything else from its target.
+            where = side.other if action.kind is Kind.CREATE else side
+            self.repo.record_issue(spec.id, where.value, item, "write", err.title, err.message)
+            return None
+        raise err
+
+    def _audit(self, spec: PairSpec, what: str, side: Side, item: str | None, why: str) -> None:
+        self.repo.audit("sync", what, pair_id=spec.id, side=side.value, item_id=item, why=why)
+
+
+def _item_id(action: Action) -> str:
+    if action.kind is Kind.CREATE and action.origin_event and action.origin_event.ref:
+        return action.origin_event.ref.event_id
+    return action.event_id or ""
+
+
+_WRITES = {Kind.CREATE, Kind.UPDATE, Kind.DELETE, Kind.RETAG}
+_COUNT_NAME = {
+    Kind.CREATE: "created",
+    Kind.UPDATE: "updated",
+    Kind.DELETE: "deleted",
+    Kind.LINK: "linked",
+    Kind.RECORD: "recorded",
+    Kind.UNLINK: "unlinked",
+    Kind.CONFLICT: "conflicts",
+    Kind.RETAG: "updated",
+}
+
+
+def _op(action: Action) -> WriteOp:
+    if action.kind is Kind.CREATE:
+        assert action.event is not None and action.key is not None
+        return WriteOp.create(action.event, action.key)
+    if action.kind in (Kind.UPDATE, Kind.RETAG):
+        assert action.event is not None and action.event_id is not None
+        return WriteOp.update(action.event_id, action.event, action.etag)
+    assert action.event_id is not None
+    return WriteOp.delete(action.event_id, action.etag)
+
+
+def _with_side(lk: Link, side: Side, written: Event) -> Link:
+    assert written.ref is not None
+    if side is Side.A:
+        return replace(lk, a_id=written.ref.event_id, a_etag=written.etag, a_event=written)
+    return replace(lk, b_id=written.ref.event_id, b_etag=written.etag, b_event=written)

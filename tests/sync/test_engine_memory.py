@@ -1,0 +1,165 @@
+"""The engine end to end on memory providers: the peer failures of single events, by name."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from world import World, event, new_world
+
+from app.core.rules import Direction, PairRules, Side
+from app.errors import Rejected
+from app.providers.base import WriteOp
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return new_world(tmp_path)
+
+
+def test_first_sync_copies_both_ways_and_then_stays_quiet(world: World) -> None:
+    world.a.put("work", event("Standup"))
+    world.b.put("home", event("Dentist", hour=15))
+    r = world.sync()
+    assert r.counts["created"] == 2
+    assert world.titles(Side.A) == world.titles(Side.B) == ["Dentist", "Standup"]
+    quiet = world.sync()
+    assert quiet.counts["created"] == quiet.counts["updated"] == 0
+    # A poll with no changes costs one request per calendar.
+    assert quiet.requests == {"a": 1, "b": 1}
+
+
+def test_duplicates_every_sync_cannot_happen(world: World) -> None:
+    for i in range(5):
+        world.a.put("work", event(f"Meeting {i}", hour=8 + i))
+    for _ in range(4):
+        world.sync()
+    assert len(world.b.all_events("home")) == 5
+    assert len(world.a.all_events("work")) == 5
+
+
+def test_edit_and_delete_flow_both_ways(world: World) -> None:
+    a = world.a.put("work", event("Planning"))
+    world.sync()
+    world.a.put("work", replace(a, title="Planning (moved)"))
+    world.sync()
+    assert world.titles(Side.B) == ["Planning (moved)"]
+    copy = world.b.all_events("home")[0]
+    world.b.put("home", replace(copy, location="Room 4"))
+    world.sync()
+    assert world.a.all_events("work")[0].location == "Room 4"
+    assert copy.ref is not None
+    world.b.remove("home", copy.ref.event_id)
+    world.sync()
+    assert world.titles(Side.A) == []
+
+
+def test_crash_between_write_and_commit_makes_no_duplicate(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.a.put("work", event("Quarterly review"))
+    engine, repo = world.engine()
+    real_save = repo.save_link
+    monkeypatch.setattr(
+        repo, "save_link", lambda *a, **k: (_ for _ in ()).throw(SystemExit("crash"))
+    )
+    with pytest.raises(SystemExit):
+        engine.run(world.spec())
+    assert len(world.b.all_events("home")) == 1  # the copy was written, its link was not
+    monkeypatch.setattr(repo, "save_link", real_save)
+    world.quiet()
+    assert world.titles(Side.B) == ["Quarterly review"]
+    assert world.titles(Side.A) == ["Quarterly review"]
+
+
+def test_second_device_running_the_same_pair_makes_no_duplicate(world: World) -> None:
+    world.a.put("work", event("All hands"))
+    world.b.put("home", event("Gym", hour=18))
+    world.sync("laptop.db")
+    world.sync("desktop.db")
+    world.sync("laptop.db")
+    world.sync("desktop.db")
+    assert world.titles(Side.A) == world.titles(Side.B) == ["All hands", "Gym"]
+
+
+def test_lost_database_is_rebuilt_through_tags_without_duplicates(world: World) -> None:
+    for i in range(3):
+        world.a.put("work", event(f"Item {i}", hour=9 + i))
+    world.sync()
+    (world.path / "state.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        (world.path / f"state.db{suffix}").unlink(missing_ok=True)
+    r = world.sync()
+    assert r.counts["linked"] == 3 and r.counts["created"] == 0
+    assert len(world.b.all_events("home")) == 3
+
+
+def test_copy_paste_of_a_copy_never_deletes_the_original(world: World) -> None:
+    world.a.put("work", event("Board meeting"))
+    world.sync()
+    copy = world.b.all_events("home")[0]
+    pasted = world.b.put(
+        "home", replace(copy, ref=None, etag=None, created_key=None), event_id="pasted-1"
+    )
+    assert pasted.tag == copy.tag  # the tag came along, as Outlook copy/paste does
+    world.quiet(3)
+    assert "Board meeting" in world.titles(Side.A)
+    assert len(world.a.all_events("work")) == 2  # the original and a copy of the pasted event
+    assert world.b.get_events("home", ["pasted-1"])["pasted-1"] is not None
+
+
+def test_mass_deletion_stops_the_pair_and_asks(world: World) -> None:
+    for i in range(12):
+        world.a.put("work", event(f"E{i}", day=1 + i % 5, hour=8 + i % 8))
+    world.sync()
+    for e in world.a.all_events("work"):
+        assert e.ref is not None
+        world.a.remove("work", e.ref.event_id)
+    r = world.sync()
+    assert r.status == "held"
+    assert len(world.b.all_events("home")) == 12  # nothing deleted
+    assert world.sync().status == "held"  # asked once, still waiting; nothing repeats
+
+
+def test_empty_read_after_cursor_loss_deletes_nothing(world: World) -> None:
+    for i in range(4):
+        world.a.put("work", event(f"E{i}", hour=9 + i))
+    world.sync()
+    # The service "loses" everything on a full read but the events still exist by id.
+    world.a.expire_cursors("work")
+    real = world.a.read_changes
+
+    def empty_full_read(cal, cursor, window):  # type: ignore[no-untyped-def]
+        ch = real(cal, cursor, window)
+        return replace(ch, events=()) if ch.full else ch
+
+    world.a.read_changes = empty_full_read  # type: ignore[method-assign]
+    r = world.sync()
+    assert r.status == "held"
+    assert len(world.b.all_events("home")) == 4
+
+
+def test_an_item_that_fails_is_listed_and_the_rest_syncs(world: World) -> None:
+    world.a.put("work", event("Good"))
+    world.a.put("work", event("Bad", hour=11))
+
+    def reject_bad(cal: str, op: WriteOp) -> Rejected | None:
+        return Rejected("The event is invalid.") if op.event and op.event.title == "Bad" else None
+
+    world.b.before_op = reject_bad
+    r = world.sync()
+    assert r.counts["created"] == 1 and r.counts["errors"] == 1
+    _, repo = world.engine()
+    assert [i.message for i in repo.issues("p1")] == ["The event is invalid."]
+    world.b.before_op = None
+    world.sync()  # retried (backoff due now in this clock): succeeds and the issue is resolved
+    assert world.titles(Side.B) == ["Bad", "Good"]
+
+
+def test_one_way_pair_never_copies_back(world: World) -> None:
+    world.b.put("home", event("Private dinner"))
+    world.a.put("work", event("Work"))
+    world.sync(rules=PairRules(direction=Direction.A_TO_B))
+    assert world.titles(Side.A) == ["Work"]
+    assert world.titles(Side.B) == ["Private dinner", "Work"]
