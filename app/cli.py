@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
+import importlib
 import platform
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from app import APP_ID, __version__
+
+# Each module in app/commands registers its own sub-commands.
+COMMAND_MODULES = ("sandbox",)
 
 
 def version_line() -> str:
@@ -29,63 +30,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the local sandbox instead of Google and Microsoft (no URL: start one in-process)",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
-    sb = sub.add_parser(
-        "sandbox", help="the local stand-in for Google Calendar and Microsoft Graph"
-    )
-    sb_sub = sb.add_subparsers(dest="sandbox_command", metavar="SUBCOMMAND", required=True)
-    serve = sb_sub.add_parser("serve", help="run the sandbox until interrupted")
-    serve.add_argument("--state", type=Path, help="keep the sandbox's data in DIR across restarts")
-    serve.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
-    serve.add_argument("--latency-ms", type=int, default=0, help="added to every request")
-    serve.add_argument("--seed", choices=["demo", "empty"], default="empty")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"app.commands.{name}").register(sub)
     return p
 
 
 def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "sandbox":
-        return sandbox_serve(args.state, args.port, args.latency_ms, args.seed)
-    if args.command is None:
-        return launch_app(args)
-    parser.error(f"unknown command {args.command}")
-    return 2
-
-
-def sandbox_serve(state: Path | None, port: int, latency_ms: int, seed: str) -> int:
-    from app.sandbox.seed import seed_if_empty
-    from app.sandbox.server import Sandbox
-
-    if port < 0 or port > 65535:
-        print("meridian: --port must be between 0 and 65535", file=sys.stderr)
-        return 2
-    if latency_ms < 0:
-        print("meridian: --latency-ms must not be negative", file=sys.stderr)
-        return 2
-    try:
-        sandbox = Sandbox(state, port=port, latency_ms=latency_ms).start()
-    except OSError as exc:
-        print(f"meridian: cannot start the sandbox on port {port}: {exc.strerror}", file=sys.stderr)
-        return 1
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        info = sandbox.ready_info()
-        if seed == "demo":
-            info["seed"] = seed_if_empty(sandbox)
-        print(json.dumps(info), flush=True)
-        stop.wait()
-    finally:
-        sandbox.stop()
-    return 0
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return int(handler(args))
+    return launch_app(args)
 
 
 def launch_app(args: argparse.Namespace) -> int:
     if args.sandbox == "local":
+        from app.commands.sandbox import serve_sandbox
+
         # The tray app arrives with the tray issue; until then demo mode serves the seeded sandbox.
-        return sandbox_serve(None, 0, 0, "demo")
+        return serve_sandbox(None, 0, 0, "demo")
     print(
         "meridian: the tray app is not built yet. Try `meridian sandbox serve --seed demo`.",
         file=sys.stderr,

@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "ui": {"ui", "services", "core", "errors", "paths"},
 }
 # The composition root may wire anything together (it launches the GUI and the sandbox).
-ROOT_MODULES = {"__main__", "cli"}
+ROOT_MODULES = {"__main__", "cli", "commands"}
 
 
 def _modules() -> list[tuple[Path, str, list[str]]]:
@@ -86,12 +86,27 @@ def test_nothing_but_the_root_imports_ui() -> None:
     assert bad == []
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+WILDCARDS = {"0.0.0.0", "::", ""}
+
+
 def test_listeners_bind_loopback_only() -> None:
-    """No server socket in the app binds to anything but 127.0.0.1."""
+    """No server socket in the app binds to anything but loopback, nor names a wildcard address."""
     bad = []
     for path in APP.rglob("*.py"):
-        text = path.read_text(encoding="utf-8")
-        for needle in ('"0.0.0.0"', "'0.0.0.0'", '("", ', '"::"'):
-            if needle in text:
-                bad.append(f"{path.relative_to(APP)} contains {needle}")
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value in ("0.0.0.0", "::"):
+                bad.append(f"{path.relative_to(APP)}:{node.lineno} names {node.value!r}")
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if not (name.endswith("Server") or name in ("bind", "create_server")):
+                continue
+            addr = node.args[0]
+            if isinstance(addr, ast.Tuple) and addr.elts and isinstance(addr.elts[0], ast.Constant):
+                host = addr.elts[0].value
+                if host in WILDCARDS or host not in LOOPBACK:
+                    bad.append(f"{path.relative_to(APP)}:{node.lineno} binds {host!r}")
     assert bad == []
