@@ -188,9 +188,13 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(resp.body)))
-        self.end_headers()
+        # Headers and body leave in one write: separate small segments stall ~40 ms per
+        # response on Nagle + delayed ACK (measured: 44 ms -> 1.6 ms for GET /me).
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(resp.body)
+            self._headers_buffer.append(resp.body)
+        self.wfile.write(b"".join(self._headers_buffer))
+        self._headers_buffer = []
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
@@ -230,6 +234,8 @@ class _HttpsServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's own thread, so a stalled client
         # cannot hold up accept() for everyone else.
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.ssl_context is not None:
             try:
                 request.settimeout(30)
