@@ -87,7 +87,9 @@ class TimeSpan:
     def __post_init__(self) -> None:
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("TimeSpan needs aware datetimes")
-        if self.end < self.start:
+        # Compare instants: within one zone Python compares wall times and ignores the DST fold,
+        # which would refuse 01:45 EDT -> 01:15 EST (30 minutes across the repeated hour).
+        if self.end.astimezone(dt.UTC) < self.start.astimezone(dt.UTC):
             raise ValueError(f"event ends ({self.end}) before it starts ({self.start})")
 
 
