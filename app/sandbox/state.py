@@ -57,6 +57,12 @@ class Switches:
     google_error_status_field: bool = False
     # §1.5: minimum page size the server may return even when more results exist (0 = full pages).
     google_short_pages: bool = False
+    # §1.8 [U]: repeated privateExtendedProperty/sharedExtendedProperty constraints. False: all
+    # must match (discovery doc); True: OR within a kind, AND across kinds (the guide's reading).
+    google_extended_property_or: bool = False
+    # §1.7 [U]: events.import with an iCalUID already in the calendar updates that event (upsert);
+    # False answers 409 duplicate instead.
+    google_import_upsert: bool = True
 
 
 @dataclass
