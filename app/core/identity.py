@@ -49,3 +49,25 @@ def tag_from_key(key: str | None) -> str | None:
 
 def is_tag(value: str | None) -> bool:
     return bool(value) and value is not None and value.startswith(PREFIX) and len(value) == 30
+
+
+_SEP = "."
+
+
+def provenance(tag: str, origin_id: str) -> str:
+    """What a copy carries in its tag property: the tag and its origin's id.
+
+    The id lets a device that has no link for the copy (a second laptop, a rebuilt database)
+    ask the origin's calendar whether the origin still exists.
+    """
+    return f"{tag}{_SEP}{origin_id}"
+
+
+def split_provenance(value: str | None) -> tuple[str | None, str | None]:
+    """(tag, origin id) from a tag property; (None, None) when it is not one of ours."""
+    if not value:
+        return None, None
+    tag, sep, origin = value.partition(_SEP)
+    if not is_tag(tag):
+        return None, None
+    return tag, (origin or None) if sep else None

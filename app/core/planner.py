@@ -335,10 +335,8 @@ def _write(
                 continue  # nothing known to write back onto (next read brings it)
             new_event = ctx.rules.apply_view(base, merged)
         else:
-            o_id = lk.id_on(origin)
-            tag = identity.tag_for(ctx.read(origin).calendar_id, o_id, ctx.read(side).calendar_id)
             source = ctx.rules.apply_view(current[origin] or lk.event_on(origin) or merged, merged)
-            new_event = ctx.rules.render_copy(source, tag)
+            new_event = _render(ctx, origin, lk.id_on(origin), source)
         out.add(
             Action(
                 Kind.UPDATE,
@@ -388,14 +386,14 @@ def _recreate(
     if source is None:
         return
     origin_id = lk.id_on(from_side)
-    tag = identity.tag_for(ctx.read(from_side).calendar_id, origin_id, ctx.read(target).calendar_id)
+    tag = _tag(ctx, from_side, origin_id)
     gen = lk.key_gen + 1 if Origin(from_side.value) is lk.origin else 0
     out.add(
         Action(
             Kind.CREATE,
             side=target,
             old_link_id=lk.id,
-            event=ctx.rules.render_copy(source, tag),
+            event=_render(ctx, from_side, origin_id, source),
             origin_event=source,
             key=identity.key_for(tag, min(gen, identity.MAX_GENERATION)),
             reason="re-created: the edit wins over the deletion",
@@ -450,9 +448,21 @@ def _plan_unlinked(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Plan
                 _copy_new(ctx, side, eid, event, out)
 
 
+def _tag(ctx: Context, origin: Side, origin_id: str) -> str:
+    return identity.tag_for(
+        ctx.read(origin).calendar_id, origin_id, ctx.read(origin.other).calendar_id
+    )
+
+
+def _render(ctx: Context, origin: Side, origin_id: str, source: Event) -> Event:
+    """The copy of ``source`` (living on ``origin``) as the other side gets it."""
+    tag = identity.provenance(_tag(ctx, origin, origin_id), origin_id)
+    return ctx.rules.render_copy(source, tag)
+
+
 def _tag_of(event: Event) -> str | None:
-    key_tag = identity.tag_from_key(event.created_key)
-    return key_tag or (event.tag if identity.is_tag(event.tag) else None)
+    """The tag of one of our copies (from its key or its tag property), else None."""
+    return identity.tag_from_key(event.created_key) or identity.split_provenance(event.tag)[0]
 
 
 def _classify_tagged(
@@ -470,13 +480,26 @@ def _classify_tagged(
     if tag is None:
         return event
     if tag not in tags_there:
-        return None  # a copy whose origin we do not see (yet): never copy a copy
+        _, origin_id = identity.split_provenance(event.tag)
+        if origin_id is not None and origin_id in ctx.read(side.other).deleted:
+            # A copy whose origin is gone, found by a device with no link for it (a second
+            # laptop, a rebuilt database): the deletion reaches it too.
+            out.add(
+                Action(
+                    Kind.DELETE,
+                    side=side,
+                    event_id=eid,
+                    event=event,
+                    reason="its original was deleted",
+                )
+            )
+        return None  # a copy whose origin we do not see: never copy a copy
     origin_id = tags_there[tag]
     lk = by_side[side.other].get(origin_id)
     if lk is None:
         # Our copy whose link was lost (a crash between write and commit, a rebuilt database,
         # another device): link it, never copy it back.
-        out.add(_recovered(ctx, side, eid, event, origin_id))
+        _recovered(ctx, side, eid, event, origin_id, out)
         return None
     if lk.id_on(side) == eid:
         return None
@@ -549,26 +572,59 @@ def _find_twin(
     return None
 
 
-def _recovered(ctx: Context, side: Side, eid: str, copy: Event, origin_id: str) -> Action:
+def _recovered(ctx: Context, side: Side, eid: str, copy: Event, origin_id: str, out: Plan) -> None:
+    """Link our copy found without a link, and bring the two up to date if they differ.
+
+    There is no snapshot for such a pair, so the side modified last wins (in a one-way pair,
+    always the origin): after a crash the origin moved on since the copy was written; on a
+    fresh device the person may have edited the copy since.
+    """
     origin = side.other
     o_event = ctx.read(origin).events.get(origin_id)
     a_id, b_id = (eid, origin_id) if side is Side.A else (origin_id, eid)
     a_ev, b_ev = (copy, o_event) if side is Side.A else (o_event, copy)
-    # Snapshot the copy: if the origin moved on meanwhile, the next comparison writes it over.
-    return Action(
-        Kind.LINK,
-        link=Link(
-            None,
-            Origin(origin.value),
-            a_id,
-            b_id,
-            a_ev.etag if a_ev else None,
-            b_ev.etag if b_ev else None,
-            ctx.rules.view(copy),
-            a_ev,
-            b_ev,
-        ),
-        reason="found our copy (after a crash, a rebuild or another device)",
+    # An origin not read this run gets no etag: its next appearance is compared by content.
+    link = Link(
+        None,
+        Origin(origin.value),
+        a_id,
+        b_id,
+        a_ev.etag if a_ev else None,
+        b_ev.etag if b_ev else None,
+        ctx.rules.view(copy),
+        a_ev,
+        b_ev,
+    )
+    reason = "found our copy (after a crash, a rebuild or another device)"
+    if o_event is None or ctx.rules.view(o_event) == link.view:
+        out.add(Action(Kind.LINK, link=link, reason=reason))
+        return
+    copy_newer = (
+        copy.updated is not None and o_event.updated is not None and copy.updated > o_event.updated
+    )
+    if copy_newer and ctx.rules.direction.copies_from(side):
+        out.add(
+            Action(
+                Kind.UPDATE,
+                side=origin,
+                link=link,
+                event=ctx.rules.apply_view(o_event, copy),
+                event_id=origin_id,
+                etag=o_event.etag,
+                reason=reason + "; its newer edit goes back to the original",
+            )
+        )
+        return
+    out.add(
+        Action(
+            Kind.UPDATE,
+            side=side,
+            link=replace(link, view=ctx.rules.view(o_event)),
+            event=_render(ctx, origin, origin_id, o_event),
+            event_id=eid,
+            etag=copy.etag,
+            reason=reason + "; brought up to date",
+        )
     )
 
 
@@ -580,8 +636,8 @@ def _copy_new(ctx: Context, side: Side, eid: str, event: Event, out: Plan) -> No
     if not in_window(event, ctx.window):
         return
     target = side.other
-    tag = identity.tag_for(ctx.read(side).calendar_id, eid, ctx.read(target).calendar_id)
-    copy = ctx.rules.render_copy(event, tag)
+    tag = _tag(ctx, side, eid)
+    copy = _render(ctx, side, eid, event)
     a_id, b_id = (eid, "") if side is Side.A else ("", eid)
     out.add(
         Action(

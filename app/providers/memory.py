@@ -7,6 +7,7 @@ unchanged, and it can fail on demand like a real service.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import secrets
 from collections.abc import Callable, Sequence
@@ -39,6 +40,11 @@ class _Cal:
     deleted_at: dict[str, int] = field(default_factory=dict)  # id -> seq of deletion
     keys: dict[str, str] = field(default_factory=dict)  # idempotency key -> event id
     epoch: int = 0
+
+
+_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+# One clock for every instance, like the wall clock both clouds stamp "last modified" with.
+_TICKS = itertools.count(1)
 
 
 class MemoryProvider(CalendarProvider):
@@ -147,7 +153,8 @@ class MemoryProvider(CalendarProvider):
                 raise AlreadyExists(f"The key {op.key} was used for an event that was deleted.")
             eid = self._new_id()
             cal.keys[op.key] = eid
-            return WriteResult(op, self._store(cal, eid, op.event))
+            # The cloud shows the key a copy was made with (Google id, Graph transactionId).
+            return WriteResult(op, self._store(cal, eid, replace(op.event, created_key=op.key)))
         assert op.event_id is not None
         current = cal.events.get(op.event_id)
         if op.kind is OpKind.DELETE:
@@ -175,6 +182,8 @@ class MemoryProvider(CalendarProvider):
             event,
             ref=EventRef(Provider.MEMORY, cal.info.id, eid),
             etag=str(seq),
+            # Like a server's "last modified": later writes get later stamps.
+            updated=_EPOCH + dt.timedelta(seconds=next(_TICKS)),
             ical_uid=(keep.ical_uid if keep else None) or event.ical_uid or f"{eid}@memory",
         )
         cal.events[eid] = stored

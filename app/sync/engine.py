@@ -125,6 +125,7 @@ class Engine:
         cursors: dict[Side, str] = {}
         for side in Side:
             reads[side], cursors[side] = self._read(spec, side, window, links, result)
+        self._confirm_origins(spec, reads, links)
         held = self._suspicious(spec, reads, links)
         if held:
             result.status = "held"
@@ -217,6 +218,45 @@ class Engine:
                     events[eid] = ev
         read = SideRead(s.calendar_id, events, frozenset(deleted), changes.full, s.owner)
         return read, changes.cursor
+
+    def _confirm_origins(
+        self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]
+    ) -> None:
+        """Look up, by id, the origins of copies we have no link for.
+
+        A second device or a rebuilt database meets copies whose origin did not change (so is
+        not in the read) or was deleted before this device ever saw it. Asking by id tells
+        which: the planner then links the copy, or deletes it with its origin.
+        """
+        for side in Side:
+            other = side.other
+            linked_here = {lk.id_on(side) for lk in links}
+            linked_there = {lk.id_on(other) for lk in links}
+            there = reads[other]
+            wanted: list[str] = []
+            for eid, event in reads[side].events.items():
+                tag, origin_id = identity.split_provenance(event.tag)
+                if eid in linked_here or tag is None or origin_id is None:
+                    continue
+                if origin_id in there.events or origin_id in there.deleted:
+                    continue
+                if origin_id in linked_there:
+                    continue
+                if tag != identity.tag_for(there.calendar_id, origin_id, reads[side].calendar_id):
+                    continue  # not a copy between these two calendars
+                wanted.append(origin_id)
+            if not wanted:
+                continue
+            s = spec.side(other)
+            found = s.provider.get_events(s.calendar_id, wanted)
+            events = dict(there.events)
+            deleted = set(there.deleted)
+            for origin_id, ev in found.items():
+                if ev is None:
+                    deleted.add(origin_id)
+                else:
+                    events[origin_id] = ev
+            reads[other] = replace(there, events=events, deleted=frozenset(deleted))
 
     def _suspicious(
         self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]

@@ -197,7 +197,7 @@ def test_new_event_is_copied_with_a_derived_key_and_tag() -> None:
     act = p.actions[0]
     tag = identity.tag_for("cal-a", "a9", "cal-b")
     assert act.key == identity.key_for(tag, 0)
-    assert act.event is not None and act.event.tag == tag
+    assert act.event is not None and act.event.tag == identity.provenance(tag, "a9")
 
 
 def test_our_copy_is_linked_not_copied_back() -> None:

@@ -163,3 +163,17 @@ def test_one_way_pair_never_copies_back(world: World) -> None:
     world.sync(rules=PairRules(direction=Direction.A_TO_B))
     assert world.titles(Side.A) == ["Work"]
     assert world.titles(Side.B) == ["Private dinner", "Work"]
+
+
+def test_a_device_without_a_link_recreates_a_missing_copy_instead_of_deleting(world: World) -> None:
+    """A fresh device cannot tell "the copy was deleted" from "never copied": it never deletes
+    an original on that guess. Google (and the memory service) keep the used key reserved, so
+    the new copy gets the next generation of the key."""
+    world.a.put("work", event("Keep me"))
+    world.sync("laptop.db")
+    copy = world.b.all_events("home")[0]
+    assert copy.ref is not None
+    world.b.remove("home", copy.ref.event_id)
+    world.sync("desktop.db")
+    assert world.titles(Side.A) == world.titles(Side.B) == ["Keep me"]
+    assert world.b.all_events("home")[0].created_key != copy.created_key
