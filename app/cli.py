@@ -11,7 +11,7 @@ from pathlib import Path
 from app import APP_ID, __version__
 
 # Each module in app/commands registers its own sub-commands.
-COMMAND_MODULES = ("sandbox",)
+COMMAND_MODULES = ("sandbox", "accounts")
 
 
 def version_line() -> str:

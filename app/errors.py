@@ -101,3 +101,18 @@ class AlreadyExists(ItemError):
 
 class Unparseable(ItemError):
     title = "An event could not be read"
+
+
+# --- signing in and keeping secrets (app/auth) ----------------------------------------------
+
+
+class SecretStoreUnavailable(MeridianError):
+    """No safe place for sign-in secrets (no OS keyring), or it refused to answer."""
+
+    title = "No safe place for passwords"
+
+
+class SignInFailed(MeridianError):
+    """A sign-in did not complete: cancelled, denied, timed out or answered oddly."""
+
+    title = "Sign-in did not complete"
