@@ -1,0 +1,494 @@
+"""Google Calendar v3 behind the ``CalendarProvider`` contract, with google-api-python-client.
+
+Reading: ``events.list`` with ``singleEvents=false`` (a series is its master, its exceptions and
+its cancelled occurrences, as the contract wants), windowed on the first, full read and then
+``syncToken`` with the same other parameters (time bounds are forbidden with it, api-spec §1.4).
+Incremental reads therefore report a change wherever the event now lies, inside the window or
+not (as the sandbox does; [U] for Google), like MemoryProvider: the engine sorts them.
+
+Writing: batches of at most 50 calls. Creates use the idempotency key as the event id (our keys
+are base32hex, the alphabet Google allows; other keys are encoded into it), so a retried create
+meets 409 and is answered with the event it made the first time. Every write says
+``sendUpdates=none``: a copy must never mail the guests of the meeting it copies (peer-failures:
+"attendees spammed"), and attendees are never written at all (google_map puts them in the text).
+
+Transport, retries and the mapping of Google's errors live in ``google_http``.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import google.auth.credentials
+
+from app.core.model import Event, Provider, Status
+from app.errors import (
+    AlreadyExists,
+    AuthRequired,
+    CursorExpired,
+    ItemError,
+    NotFound,
+    Offline,
+    ProviderError,
+    ServiceUnavailable,
+)
+from app.providers.base import (
+    Calendar,
+    CalendarProvider,
+    Changes,
+    OpKind,
+    Skipped,
+    Window,
+    WriteOp,
+    WriteResult,
+)
+from app.providers.google_http import (
+    DEFAULT_API_ENDPOINT,
+    DEFAULT_BATCH_URI,
+    MAX_BATCH,
+    Action,
+    CallableCredentials,
+    Failure,
+    GoogleTransport,
+    Request,
+    RetryPolicy,
+    error_for,
+)
+from app.providers.google_map import event_from_google, event_to_google, instance_id, tag_filter
+
+log = logging.getLogger(__name__)
+
+_GOOGLE_ID: Final = re.compile(r"[a-v0-9]{5,1024}")  # client-chosen event ids (api-spec §1.3)
+PAGE_SIZE: Final = 250  # events.list default; 1,000 changes cost 4 pages + at most 1 empty one
+MAX_PAGES: Final = 10_000  # a server that never stops paging is broken, not busy
+# Errors about the account or the service as a whole, not about one event.
+ACCOUNT_ERRORS: Final = (AuthRequired, Offline, ServiceUnavailable)
+
+__all__ = [
+    "DEFAULT_API_ENDPOINT",
+    "DEFAULT_BATCH_URI",
+    "GoogleProvider",
+    "RetryPolicy",
+    "event_id_for_key",
+]
+
+
+@dataclass
+class _Write:
+    """One op as a Google call."""
+
+    index: int
+    op: WriteOp
+    method: Literal["insert", "patch", "delete"]
+    event_id: str | None = None  # patch/delete target
+    body: dict[str, Any] | None = None
+    losses: tuple[str, ...] = ()
+    etag: str | None = None
+
+
+class GoogleProvider(CalendarProvider):
+    kind = Provider.GOOGLE
+    max_batch = MAX_BATCH
+
+    def __init__(
+        self,
+        credentials: google.auth.credentials.Credentials | Callable[[], str],
+        *,
+        api_endpoint: str = DEFAULT_API_ENDPOINT,
+        batch_uri: str = DEFAULT_BATCH_URI,
+        ca_cert: str | None = None,
+        timeout: float = 30,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        """``credentials``: google-auth credentials (refreshed by the library on expiry or 401),
+        or a callable returning a fresh access token. ``ca_cert``: a CA bundle for httplib2
+        (None: its default bundle). ``sleep``/``rand`` drive the backoff (injectable for tests).
+        """
+        super().__init__()
+        if not isinstance(credentials, google.auth.credentials.Credentials):
+            credentials = CallableCredentials(credentials)
+        self._t = GoogleTransport(
+            credentials,
+            api_endpoint=api_endpoint,
+            batch_uri=batch_uri,
+            ca_cert=ca_cert,
+            timeout=timeout,
+            policy=retry or RetryPolicy(),
+            stats=self.stats,
+            sleep=sleep,
+            rand=rand,
+        )
+        self._page_size = page_size
+        # Calendar zones seen in list answers: they name the zone of a bare-offset dateTime.
+        self._zones: dict[str, str] = {}
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def list_calendars(self) -> list[Calendar]:
+        items: list[dict[str, Any]] = []
+        for page in self._pages(
+            "calendars",
+            lambda svc, token: svc.calendarList().list(maxResults=250, pageToken=token),
+            "read",
+        ):
+            items += [i for i in page.get("items") or [] if isinstance(i, dict) and i.get("id")]
+        me = next((str(i["id"]) for i in items if i.get("primary")), None)
+        out = []
+        for i in items:
+            if i.get("deleted"):
+                continue
+            if isinstance(i.get("timeZone"), str):
+                self._zones[i["id"]] = i["timeZone"]
+            role = i.get("accessRole")
+            out.append(
+                Calendar(
+                    id=str(i["id"]),
+                    name=str(i.get("summaryOverride") or i.get("summary") or i["id"]),
+                    primary=bool(i.get("primary")),
+                    writable=role in ("writer", "owner"),
+                    time_zone=i.get("timeZone"),
+                    # The owner's address decides "declined" exclusions: ours for calendars we own.
+                    owner=i.get("dataOwner") or (me if role == "owner" else None),
+                )
+            )
+        return out
+
+    def read_changes(self, calendar_id: str, cursor: str | None, window: Window) -> Changes:
+        """A cursor is Google's nextSyncToken; "" (no token was given) means read everything."""
+        if cursor:
+            return self._read(calendar_id, window, cursor)
+        try:
+            return self._read(calendar_id, window, None)
+        except CursorExpired:
+            # A page token can expire in the middle of a long full read: start over once.
+            return self._read(calendar_id, window, None)
+
+    def _read(self, calendar_id: str, window: Window, sync_token: str | None) -> Changes:
+        # showDeleted is left at its default (false) on both reads: the docs call setting it to
+        # false with a syncToken "not allowed", and the parameters must stay the same (§1.4).
+        params: dict[str, Any] = {
+            "calendarId": calendar_id,
+            "singleEvents": False,
+            "maxResults": self._page_size,
+        }
+        if sync_token is not None:
+            params["syncToken"] = sync_token
+        else:
+            params["timeMin"] = _rfc3339(window.start)
+            params["timeMax"] = _rfc3339(window.end)
+        events: dict[str, Event] = {}
+        deleted: dict[str, None] = {}
+        skipped: list[Skipped] = []
+        last: dict[str, Any] = {}
+        for page in self._pages(
+            "read", lambda svc, token: svc.events().list(pageToken=token, **params), "read"
+        ):
+            zone = self._note_zone(calendar_id, page)
+            for item in page.get("items") or []:
+                if _is_deletion(item):
+                    events.pop(item["id"], None)
+                    deleted[item["id"]] = None
+                    continue
+                try:
+                    event = event_from_google(item, calendar_id, zone)
+                except ItemError as err:
+                    skipped.append(Skipped(_id_of(item), err.message))
+                    continue
+                assert event.ref is not None
+                deleted.pop(event.ref.event_id, None)
+                events[event.ref.event_id] = event
+            last = page
+        return Changes(
+            tuple(events.values()),
+            tuple(deleted),
+            str(last.get("nextSyncToken") or ""),
+            full=sync_token is None,
+            skipped=tuple(skipped),
+        )
+
+    def get_events(self, calendar_id: str, ids: Sequence[str]) -> dict[str, Event | None]:
+        """Ids Google could not answer for clearly (unreadable, forbidden) are left out: unknown
+        is not gone, and None would make the engine delete the other side's copy."""
+        out: dict[str, Event | None] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), MAX_BATCH):
+            chunk = unique[start : start + MAX_BATCH]
+            answers = self._t.batch("get", [self._get(calendar_id, i) for i in chunk])
+            for eid, answer in zip(chunk, answers, strict=True):
+                known, event = self._found(calendar_id, eid, answer)
+                if known:
+                    out[eid] = event
+        return out
+
+    def _found(self, calendar_id: str, eid: str, answer: Any) -> tuple[bool, Event | None]:
+        """An events.get answer: (True, the event or None when gone), or (False, None)."""
+        if isinstance(answer, Failure):
+            err = error_for(answer, "get")
+            if err is None:
+                return True, None
+            if isinstance(err, ACCOUNT_ERRORS):
+                raise err
+            log.warning("Google event %s could not be fetched: %s", eid, err.message)
+            return False, None
+        if answer.get("status") == Status.CANCELLED.value:
+            return True, None
+        try:
+            return True, event_from_google(answer, calendar_id, self._zones.get(calendar_id))
+        except ItemError as err:
+            log.warning("Google event %s could not be read: %s", eid, err.message)
+            return False, None
+
+    def find_tagged(self, calendar_id: str, tag: str) -> list[Event]:
+        found = self._find(calendar_id, privateExtendedProperty=tag_filter(tag))
+        return [e for e in found if e.tag == tag]
+
+    def find_by_ical_uid(self, calendar_id: str, ical_uid: str) -> list[Event]:
+        return [e for e in self._find(calendar_id, iCalUID=ical_uid) if e.ical_uid == ical_uid]
+
+    def _find(self, calendar_id: str, **query: str) -> list[Event]:
+        params = {"calendarId": calendar_id, "singleEvents": False, "maxResults": self._page_size}
+        out: list[Event] = []
+        for page in self._pages(
+            "find", lambda svc, token: svc.events().list(pageToken=token, **params, **query), "read"
+        ):
+            zone = self._note_zone(calendar_id, page)
+            for item in page.get("items") or []:
+                try:
+                    event = event_from_google(item, calendar_id, zone)
+                except ItemError as err:
+                    log.warning("Google event %s could not be read: %s", _id_of(item), err.message)
+                    continue
+                if event.status is not Status.CANCELLED:
+                    out.append(event)
+        return out
+
+    def _pages(
+        self, kind: str, make: Callable[[Any, str | None], Any], action: Action
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a list call; pages may be empty and still have a nextPageToken."""
+        token: str | None = None
+        for _ in range(MAX_PAGES):
+            page = self._t.call(kind, _bind(make, token))
+            if isinstance(page, Failure):
+                err = error_for(page, action)
+                raise err if err is not None else _gone(action)
+            yield page
+            token = page.get("nextPageToken") or None
+            if token is None:
+                return
+        raise ServiceUnavailable("Google Calendar kept sending more pages; trying again later.")
+
+    def _note_zone(self, calendar_id: str, page: dict[str, Any]) -> str | None:
+        zone = page.get("timeZone")
+        if isinstance(zone, str) and zone:
+            self._zones[calendar_id] = zone
+        return self._zones.get(calendar_id)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def apply(self, calendar_id: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
+        """Account-level trouble (sign-in, network, throttling past the retries) is raised when
+        nothing was written; after some writes succeeded it is reported on the ops not done, so
+        that what was written is never forgotten."""
+        results: list[WriteResult | None] = [None] * len(ops)
+        try:
+            for start in range(0, len(ops), MAX_BATCH):
+                chunk = range(start, min(start + MAX_BATCH, len(ops)))
+                self._apply_chunk(calendar_id, ops, chunk, results)
+        except ACCOUNT_ERRORS as err:
+            if not any(r is not None and r.ok for r in results):
+                raise
+            results = [r or WriteResult(op, error=err) for r, op in zip(results, ops, strict=True)]
+        final = [r for r in results if r is not None]
+        assert len(final) == len(ops)
+        if not any(r.ok for r in final):
+            for r in final:
+                if isinstance(r.error, ACCOUNT_ERRORS):
+                    raise r.error
+        return final
+
+    def _apply_chunk(
+        self,
+        calendar_id: str,
+        ops: Sequence[WriteOp],
+        indexes: range,
+        results: list[WriteResult | None],
+    ) -> None:
+        writes: list[_Write] = []
+        for i in indexes:
+            planned = _plan(i, ops[i])
+            if isinstance(planned, WriteResult):
+                results[i] = planned
+            else:
+                writes.append(planned)
+        writes = self._check_targets(calendar_id, writes, results)
+        answers = self._t.batch("batch", [self._write_request(calendar_id, w) for w in writes])
+        retry_creates: list[_Write] = []
+        for w, answer in zip(writes, answers, strict=True):
+            result = self._written(calendar_id, w, answer)
+            if isinstance(result.error, AlreadyExists) and w.method == "insert":
+                retry_creates.append(w)  # 409: made by an earlier try, or deleted since
+            else:
+                results[w.index] = result
+        if retry_creates:
+            self._existing_creates(calendar_id, retry_creates, results)
+
+    def _check_targets(
+        self, calendar_id: str, writes: list[_Write], results: list[WriteResult | None]
+    ) -> list[_Write]:
+        """Updates without an etag get the current one first.
+
+        A PATCH with status "confirmed" undeletes a deleted Google event (§1.5: the organizer's
+        copy keeps its details "so they can be undeleted"); the contract wants NotFound. With
+        the etag just read as If-Match, a deletion in between answers 412 instead.
+        """
+        blind = [w for w in writes if w.op.kind is OpKind.UPDATE and w.etag is None]
+        if not blind:
+            return writes
+        answers = self._t.batch("get", [self._get(calendar_id, w.event_id or "") for w in blind])
+        dropped: set[int] = set()
+        for w, answer in zip(blind, answers, strict=True):
+            if isinstance(answer, Failure):
+                err = error_for(answer, "update")
+            elif answer.get("status") == Status.CANCELLED.value:
+                err = _gone("update")
+            else:
+                w.etag = answer.get("etag") if isinstance(answer.get("etag"), str) else None
+                continue
+            if isinstance(err, ACCOUNT_ERRORS):
+                raise err
+            results[w.index] = WriteResult(w.op, error=err)
+            dropped.add(w.index)
+        return [w for w in writes if w.index not in dropped]
+
+    def _write_request(self, calendar_id: str, w: _Write) -> Request:
+        def make(svc: Any) -> Any:
+            events = svc.events()
+            if w.method == "insert":
+                request = events.insert(calendarId=calendar_id, body=w.body, sendUpdates="none")
+            elif w.method == "patch":
+                request = events.patch(
+                    calendarId=calendar_id, eventId=w.event_id, body=w.body, sendUpdates="none"
+                )
+            else:
+                request = events.delete(
+                    calendarId=calendar_id, eventId=w.event_id, sendUpdates="none"
+                )
+            if w.etag is not None:
+                request.headers["If-Match"] = w.etag
+            return request
+
+        return make
+
+    def _written(self, calendar_id: str, w: _Write, answer: Any) -> WriteResult:
+        if isinstance(answer, Failure):
+            action: Action = "update" if w.method == "patch" else w.method
+            err = error_for(answer, action)
+            return WriteResult(w.op, error=err)  # err None: a delete of something gone
+        if w.method == "delete":
+            return WriteResult(w.op)
+        return self._parsed(calendar_id, w, answer)
+
+    def _parsed(self, calendar_id: str, w: _Write, answer: dict[str, Any]) -> WriteResult:
+        try:
+            event = event_from_google(answer, calendar_id, self._zones.get(calendar_id))
+        except ItemError as err:
+            return WriteResult(w.op, error=err)
+        return WriteResult(w.op, event.with_changes(losses=w.losses))
+
+    def _existing_creates(
+        self, calendar_id: str, writes: list[_Write], results: list[WriteResult | None]
+    ) -> None:
+        """After 409 on a create: the event our key made is returned (an idempotent retry), unless
+        it was deleted, since Google keeps a deleted event's id reserved (AlreadyExists)."""
+        answers = self._t.batch("get", [self._get(calendar_id, w.event_id or "") for w in writes])
+        for w, answer in zip(writes, answers, strict=True):
+            if isinstance(answer, Failure):
+                err = error_for(answer, "get")
+                if err is not None:
+                    results[w.index] = WriteResult(w.op, error=err)
+                    continue
+            elif answer.get("status") != Status.CANCELLED.value:
+                results[w.index] = self._parsed(calendar_id, w, answer)
+                continue
+            results[w.index] = WriteResult(w.op, error=error_for(Failure(409, "", ""), "insert"))
+
+    @staticmethod
+    def _get(calendar_id: str, event_id: str) -> Request:
+        return lambda svc: svc.events().get(calendarId=calendar_id, eventId=event_id)
+
+
+def _plan(index: int, op: WriteOp) -> _Write | WriteResult:
+    """The Google call for one op, or the op's result when it cannot be written at all."""
+    if op.kind is OpKind.DELETE:
+        return _Write(index, op, "delete", event_id=op.event_id, etag=op.etag)
+    event = op.event
+    assert event is not None
+    exception = event.series_id is not None and event.original_start is not None
+    try:
+        body, losses = event_to_google(event, for_update=op.kind is OpKind.UPDATE or exception)
+    except ItemError as err:
+        return WriteResult(op, error=err)
+    if exception:
+        # One occurrence of a series has a fixed id: PATCH it, whether it is new to us or not.
+        assert event.series_id is not None and event.original_start is not None
+        target = op.event_id
+        if op.kind is OpKind.CREATE or not (target or "").startswith(f"{event.series_id}_"):
+            target = instance_id(event.series_id, event.original_start)
+        etag = op.etag if op.kind is OpKind.UPDATE else None
+        return _Write(index, op, "patch", event_id=target, body=body, losses=losses, etag=etag)
+    if op.kind is OpKind.CREATE:
+        assert op.key is not None
+        body["id"] = event_id_for_key(op.key)
+        return _Write(index, op, "insert", event_id=body["id"], body=body, losses=losses)
+    return _Write(index, op, "patch", event_id=op.event_id, body=body, losses=losses, etag=op.etag)
+
+
+def event_id_for_key(key: str) -> str:
+    """The Google event id a create with this idempotency key uses.
+
+    Our keys (core.identity) are base32hex already and are used as they are, so a copy can be
+    told by its id alone. Any other key is base32hex-encoded: still one id per key, and valid.
+    """
+    if _GOOGLE_ID.fullmatch(key):
+        return key
+    return base64.b32hexencode(key.encode("utf-8")).decode("ascii").rstrip("=").lower()
+
+
+def _bind(make: Callable[[Any, str | None], Any], token: str | None) -> Request:
+    return lambda svc: make(svc, token)
+
+
+def _is_deletion(item: Any) -> bool:
+    """A cancelled master or single (not an occurrence): the event is gone."""
+    return (
+        isinstance(item, dict)
+        and item.get("status") == Status.CANCELLED.value
+        and not item.get("recurringEventId")
+        and isinstance(item.get("id"), str)
+        and bool(item["id"])
+    )
+
+
+def _id_of(item: Any) -> str:
+    eid = item.get("id") if isinstance(item, dict) else None
+    return eid if isinstance(eid, str) else ""
+
+
+def _gone(action: Action) -> ProviderError:
+    return NotFound(f"Google Calendar: the target of this {action} no longer exists.")
+
+
+def _rfc3339(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
