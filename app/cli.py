@@ -11,7 +11,7 @@ from pathlib import Path
 from app import APP_ID, __version__
 
 # Each module in app/commands registers its own sub-commands.
-COMMAND_MODULES = ("sandbox", "accounts")
+COMMAND_MODULES = ("sandbox", "accounts", "sync")
 
 
 def version_line() -> str:

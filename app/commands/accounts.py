@@ -36,7 +36,8 @@ ENV_SANDBOX_CA = "MERIDIAN_SANDBOX_CA"
 ENV_ALLOW_FILE_STORE = "MERIDIAN_ALLOW_FILE_STORE"
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def common_options() -> argparse.ArgumentParser:
+    """Options every command that talks to the clouds takes (a parent parser)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--sandbox-ca",
@@ -51,6 +52,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="without an OS keyring, keep secrets in a file only your user can read (insecure; "
         f"also ${ENV_ALLOW_FILE_STORE}=1)",
     )
+    return common
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    common = common_options()
     acc = sub.add_parser(
         "accounts",
         help="sign in to, list and sign out of Google and Microsoft accounts",
@@ -92,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 # --- wiring ----------------------------------------------------------------------------------
 
 
-class _Context:
+class AppContext:
     """The service and, against the sandbox, the headless browser it signs in with."""
 
     def __init__(self, args: argparse.Namespace, *, need_vault: bool = True) -> None:
@@ -103,6 +109,7 @@ class _Context:
         from app.store.repo import Repo
 
         self.browser: Any = None
+        self.sandbox: tuple[Any, Path] | None = None  # (urls, CA file) against a sandbox
         # Set when the sandbox's headless browser gives up, so the sign-in stops waiting.
         self.cancel = threading.Event()
         sandbox_url = getattr(args, "sandbox", None)
@@ -151,6 +158,7 @@ class _Context:
                 f"path in the sandbox's ready line) or ${ENV_SANDBOX_CA}."
             )
         urls = SandboxUrls(url.rstrip("/"))
+        self.sandbox = (urls, ca)
         self.browser = SandboxBrowser(ca, user=getattr(args, "email", None))
         config = AuthConfig(
             google=GoogleConfig.for_sandbox(urls, ca),
@@ -189,7 +197,7 @@ def _print_device_code(prompt: object) -> None:
 
 def _run(args: argparse.Namespace, action, *, need_vault: bool = True) -> int:  # type: ignore[no-untyped-def]
     try:
-        ctx = _Context(args, need_vault=need_vault)
+        ctx = AppContext(args, need_vault=need_vault)
     except MeridianError as err:
         print(f"meridian: {err.title}: {err.message}", file=sys.stderr)
         return 1
@@ -206,7 +214,7 @@ def _run(args: argparse.Namespace, action, *, need_vault: bool = True) -> int:  
 
 
 def _add(args: argparse.Namespace) -> int:
-    def action(ctx: _Context) -> int:
+    def action(ctx: AppContext) -> int:
         if not ctx.vault.secure:
             print(f"meridian: secrets go to the {ctx.vault.label}", file=sys.stderr)
         account = ctx.service.add(
@@ -224,7 +232,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    def action(ctx: _Context) -> int:
+    def action(ctx: AppContext) -> int:
         accounts = ctx.service.accounts()
         if args.json:
             print(json.dumps({"accounts": [a.as_dict() for a in accounts]}, indent=2))
@@ -240,7 +248,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    def action(ctx: _Context) -> int:
+    def action(ctx: AppContext) -> int:
         out = ctx.service.remove(args.account)
         what = {True: ", access revoked", False: ", revoking failed (it stays until it expires)"}
         print(f"Signed out: {out.account.label}{what.get(out.revoked, '')}")  # type: ignore[arg-type]

@@ -287,7 +287,9 @@ def _merge(ctx: Context, lk: Link, cur: dict[Side, Event | None], out: Plan) -> 
             out.add(
                 Action(
                     Kind.CONFLICT,
-                    link=lk,
+                    # Both current versions, for the person to choose from; the snapshot
+                    # stays as it was until they do.
+                    link=replace(lk, a_event=a, b_event=b),
                     old_link_id=lk.id,
                     fields=tuple(clashes),
                     reason="the same field was changed on both calendars",

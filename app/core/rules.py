@@ -197,3 +197,57 @@ _CONTENT = (
     "online_meeting_url",
     "recurrence",
 )
+
+
+def rules_to_dict(r: PairRules) -> dict[str, Any]:
+    ex = r.exclusions
+    return {
+        "direction": r.direction.value,
+        "window_past_days": r.window_past_days,
+        "window_future_days": r.window_future_days,
+        "fields": sorted(r.fields),
+        "privacy": r.privacy.value,
+        "exclusions": {
+            "categories": sorted(ex.categories),
+            "colors": sorted(ex.colors),
+            "private": ex.private,
+            "free": ex.free,
+            "tentative": ex.tentative,
+            "declined": ex.declined,
+            "all_day": ex.all_day,
+            "subject_pattern": ex.subject_pattern,
+        },
+        "conflict_policy": r.conflict_policy.value,
+        "busy_title": r.busy_title,
+        "max_deletes": r.max_deletes,
+        "max_delete_share": r.max_delete_share,
+    }
+
+
+def rules_from_dict(d: dict[str, Any]) -> PairRules:
+    """Rules from their stored form; raises ValueError naming what is wrong."""
+    ex = d.get("exclusions") or {}
+    try:
+        return PairRules(
+            direction=Direction(d.get("direction", "both")),
+            window_past_days=int(d.get("window_past_days", 30)),
+            window_future_days=int(d.get("window_future_days", 180)),
+            fields=frozenset(d.get("fields", ALL_GROUPS)),
+            privacy=PrivacyMode(d.get("privacy", "full")),
+            exclusions=Exclusions(
+                categories=frozenset(c.lower() for c in ex.get("categories", ())),
+                colors=frozenset(ex.get("colors", ())),
+                private=bool(ex.get("private", False)),
+                free=bool(ex.get("free", False)),
+                tentative=bool(ex.get("tentative", False)),
+                declined=bool(ex.get("declined", False)),
+                all_day=bool(ex.get("all_day", False)),
+                subject_pattern=ex.get("subject_pattern") or None,
+            ),
+            conflict_policy=ConflictPolicy(d.get("conflict_policy", "ask")),
+            busy_title=str(d.get("busy_title", "Busy")),
+            max_deletes=int(d.get("max_deletes", 10)),
+            max_delete_share=float(d.get("max_delete_share", 0.25)),
+        )
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"The pair's settings are malformed: {exc}") from None

@@ -1,0 +1,315 @@
+"""The one facade the CLI and the tray app use: pairs, runs, status, conflicts, holds.
+
+Errors are sorted here, at one boundary (as Maestral does): a sign-in problem marks the account
+and pauses its pairs, connectivity and throttling are "try later", a broken pair setting is a
+visible problem of that pair; nothing else in the run is affected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from app.core.model import Event
+from app.core.planner import Link
+from app.core.rules import ConflictPolicy, PairRules, Side, rules_from_dict, rules_to_dict
+from app.core.serialize import event_from_json
+from app.errors import (
+    AuthRequired,
+    ConfigError,
+    MeridianError,
+    Offline,
+    ServiceUnavailable,
+    UsageError,
+)
+from app.providers.base import Calendar, CalendarProvider
+from app.services.accounts import Account, AccountService
+from app.store.repo import PairRow, Repo
+from app.sync.engine import Engine, PairSpec, RunResult, SideSpec
+
+log = logging.getLogger(__name__)
+
+SIDE_PROVIDER = {Side.A: "microsoft", Side.B: "google"}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the two clouds are (the real ones, or a sandbox) and which CA to trust."""
+
+    google_api: str = "https://www.googleapis.com/calendar/v3/"
+    google_batch: str = "https://www.googleapis.com/batch/calendar/v3"
+    graph: str = "https://graph.microsoft.com/v1.0"
+    ca_cert: str | None = None
+
+    @classmethod
+    def sandbox(cls, urls: Any, ca_cert: str) -> Endpoints:
+        return cls(urls.google_api, urls.google_batch, urls.graph, str(ca_cert))
+
+
+ProviderFactory = Callable[[Account], CalendarProvider]
+
+
+class SyncService:
+    def __init__(
+        self,
+        repo: Repo,
+        accounts: AccountService,
+        endpoints: Endpoints | None = None,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+        provider_factory: ProviderFactory | None = None,
+    ) -> None:
+        self.repo = repo
+        self.accounts = accounts
+        self.endpoints = endpoints or Endpoints()
+        self.clock = clock
+        self._factory = provider_factory or self._make_provider
+        self._providers: dict[str, CalendarProvider] = {}
+
+    # --- providers -------------------------------------------------------------------------
+
+    def _make_provider(self, account: Account) -> CalendarProvider:
+        from app.auth.google_oauth import SourceCredentials
+        from app.providers.google import GoogleProvider
+        from app.providers.microsoft import MicrosoftProvider
+
+        source = self.accounts.token_source(account.id)
+        e = self.endpoints
+        if account.provider == "google":
+            return GoogleProvider(
+                SourceCredentials(source),
+                api_endpoint=e.google_api,
+                batch_uri=e.google_batch,
+                ca_cert=e.ca_cert,
+            )
+        return MicrosoftProvider(
+            e.graph,
+            lambda force: source.access_token(force_refresh=force),
+            ca_cert=e.ca_cert,
+        )
+
+    def provider(self, account_id: str) -> CalendarProvider:
+        if account_id not in self._providers:
+            self._providers[account_id] = self._factory(self.accounts.get(account_id))
+        return self._providers[account_id]
+
+    def calendars(self, account_id: str) -> list[Calendar]:
+        return self.provider(account_id).list_calendars()
+
+    # --- pairs -----------------------------------------------------------------------------
+
+    def add_pair(
+        self,
+        name: str,
+        a_account: str,
+        a_calendar: str,
+        b_account: str,
+        b_calendar: str,
+        rules: PairRules | None = None,
+    ) -> PairRow:
+        if not name.strip():
+            raise UsageError("A pair needs a name.")
+        if self.repo.pair(name) is not None:
+            raise UsageError(f"A pair named {name!r} exists already.")
+        accounts = {
+            Side.A: self.accounts.find(a_account, "microsoft"),
+            Side.B: self.accounts.find(b_account, "google"),
+        }
+        wanted = {Side.A: a_calendar, Side.B: b_calendar}
+        resolved: dict[Side, Calendar] = {}
+        for side, account in accounts.items():
+            cals = self.calendars(account.id)
+            match = [c for c in cals if wanted[side] in (c.id, c.name)] or (
+                [c for c in cals if c.primary] if wanted[side] in ("", "primary") else []
+            )
+            if not match:
+                names = ", ".join(c.name for c in cals) or "none"
+                raise UsageError(
+                    f"{account.label} has no calendar {wanted[side]!r}. Its calendars: {names}."
+                )
+            if not match[0].writable:
+                raise UsageError(f"{account.label}: the calendar {match[0].name!r} is read-only.")
+            resolved[side] = match[0]
+        config = {
+            side.value: {
+                "account": accounts[side].id,
+                "calendar": resolved[side].id,
+                "calendar_name": resolved[side].name,
+            }
+            for side in Side
+        }
+        config["rules"] = rules_to_dict(rules or PairRules())
+        pair_id = uuid.uuid4().hex[:12]
+        self.repo.add_pair(pair_id, name, config)
+        self.repo.audit("person", "pair added", pair_id=pair_id, why=name)
+        row = self.repo.pair(pair_id)
+        assert row is not None
+        return row
+
+    def pairs(self) -> list[PairRow]:
+        return self.repo.pairs()
+
+    def pair(self, id_or_name: str) -> PairRow:
+        row = self.repo.pair(id_or_name)
+        if row is None:
+            raise UsageError(f"No pair {id_or_name!r}. `meridian pairs list` shows them.")
+        return row
+
+    def remove_pair(self, id_or_name: str) -> None:
+        row = self.pair(id_or_name)
+        self.repo.remove_pair(row.id)
+        self.repo.audit("person", "pair removed", pair_id=row.id, why=row.name)
+
+    def rules(self, row: PairRow) -> PairRules:
+        try:
+            return rules_from_dict(row.config.get("rules") or {})
+        except ValueError as exc:
+            raise ConfigError(f"Pair {row.name!r}: {exc}") from None
+
+    def set_rules(self, id_or_name: str, rules: PairRules) -> None:
+        row = self.pair(id_or_name)
+        config = dict(row.config, rules=rules_to_dict(rules))
+        with self.repo.db.tx() as c:
+            c.execute("UPDATE pairs SET config = ? WHERE id = ?", (_dumps(config), row.id))
+        self.repo.audit("person", "pair settings changed", pair_id=row.id, why=row.name)
+
+    def spec(self, row: PairRow) -> PairSpec:
+        sides: dict[Side, SideSpec] = {}
+        for side in Side:
+            conf = row.config.get(side.value) or {}
+            account = self.accounts.get(conf.get("account", ""))
+            sides[side] = SideSpec(self.provider(account.id), conf["calendar"], account.email)
+        return PairSpec(row.id, row.name, self.rules(row), sides[Side.A], sides[Side.B])
+
+    # --- running ---------------------------------------------------------------------------
+
+    def run(self, id_or_name: str | None = None, *, dry_run: bool = False) -> list[RunResult]:
+        rows = [self.pair(id_or_name)] if id_or_name else self.pairs()
+        return [self.run_pair(row, dry_run=dry_run) for row in rows if row.enabled]
+
+    def run_pair(self, row: PairRow, *, dry_run: bool = False) -> RunResult:
+        if row.paused_reason:
+            return RunResult(row.id, status="paused", message=_paused_text(row.paused_reason))
+        try:
+            spec = self.spec(row)
+            return Engine(self.repo, self.clock).run(spec, dry_run=dry_run)
+        except AuthRequired as err:
+            return RunResult(row.id, status="needs-sign-in", message=err.message)
+        except (Offline, ServiceUnavailable) as err:
+            return RunResult(row.id, status="offline", message=err.message)
+        except MeridianError as err:
+            return RunResult(row.id, status="error", message=f"{err.title}: {err.message}")
+        except Exception as err:  # the report goes to the log; the person gets a short line
+            log.exception("pair %s failed", row.name)
+            return RunResult(row.id, status="error", message=f"Unexpected error: {err}")
+
+    # --- status ----------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        pairs = []
+        for row in self.pairs():
+            runs = self.repo.runs(row.id, limit=1)
+            hold = self.repo.open_hold(row.id)
+            pairs.append(
+                {
+                    "id": row.id,
+                    "name": row.name,
+                    "enabled": row.enabled,
+                    "paused": _paused_text(row.paused_reason) if row.paused_reason else None,
+                    "last_run": runs[0] if runs else None,
+                    "links": self.repo.link_count(row.id),
+                    "issues": len(self.repo.issues(row.id)),
+                    "conflicts": len(self.repo.conflicts(row.id)),
+                    "held": hold["reason"] if hold and hold["decision"] is None else None,
+                }
+            )
+        return {
+            "accounts": [a.as_dict() for a in self.accounts.accounts()],
+            "pairs": pairs,
+        }
+
+    # --- conflicts and holds ---------------------------------------------------------------
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        return self.repo.conflicts()
+
+    def resolve_conflict(
+        self, conflict_id: int, keep: Side | dict[str, Side], *, remember: bool = False
+    ) -> None:
+        """Apply the person's choice: the snapshot is set so the chosen values win next run.
+
+        For each conflicting field the snapshot takes the *other* side's value, so the chosen
+        side is the only one that "changed" it and the next run copies it over.
+        """
+        found = [c for c in self.repo.conflicts() if c["id"] == conflict_id]
+        if not found:
+            raise UsageError(f"No open conflict {conflict_id}.")
+        c = found[0]
+        link = next((lk for lk in self.repo.links(c["pair_id"]) if lk.id == c["link_id"]), None)
+        choice = {f: keep for f in c["fields"]} if isinstance(keep, Side) else dict(keep)
+        if link is not None:
+            self.repo.save_link(c["pair_id"], _prefer(self, c, link, choice))
+        self.repo.resolve_conflict(conflict_id, _describe(choice), remember)
+        self.repo.audit(
+            "person",
+            "conflict resolved",
+            pair_id=c["pair_id"],
+            item_id=str(c["link_id"]),
+            why=_describe(choice),
+        )
+        if remember and isinstance(keep, Side):
+            row = self.pair(c["pair_id"])
+            policy = ConflictPolicy.A_WINS if keep is Side.A else ConflictPolicy.B_WINS
+            self.set_rules(row.id, replace(self.rules(row), conflict_policy=policy))
+
+    def decide_hold(self, id_or_name: str, approve: bool) -> None:
+        row = self.pair(id_or_name)
+        hold = self.repo.open_hold(row.id)
+        if hold is None or hold["decision"] is not None:
+            raise UsageError(f"Pair {row.name!r} is not waiting for a decision.")
+        self.repo.decide_hold(hold["id"], "approve" if approve else "refuse")
+        self.repo.audit(
+            "person", "deletions " + ("approved" if approve else "refused"), pair_id=row.id
+        )
+
+
+def _prefer(svc: SyncService, c: dict[str, Any], link: Link, choice: dict[str, Side]) -> Link:
+    versions = {Side.A: c["a_version"], Side.B: c["b_version"]}
+    events: dict[Side, Event | None] = {
+        s: event_from_json(v) if v else None for s, v in versions.items()
+    }
+    rules = svc.rules(svc.pair(c["pair_id"]))
+    view = dict(link.view)
+    for f, side in choice.items():
+        loser = events[side.other]
+        if loser is not None:
+            view[f] = rules.view(loser).get(f)
+    # Unknown etags on the chosen side make the next run compare it by content.
+    a_etag = None if Side.A in choice.values() else link.a_etag
+    b_etag = None if Side.B in choice.values() else link.b_etag
+    return replace(link, view=view, a_etag=a_etag, b_etag=b_etag)
+
+
+def _describe(choice: dict[str, Side]) -> str:
+    sides = set(choice.values())
+    if len(sides) == 1:
+        return "kept Outlook's version" if Side.A in sides else "kept Google's version"
+    return "; ".join(
+        f"{f} from {'Outlook' if s is Side.A else 'Google'}" for f, s in choice.items()
+    )
+
+
+def _paused_text(reason: str) -> str:
+    if reason.startswith("account-"):
+        return "Paused: an account needs you to sign in again."
+    return f"Paused: {reason}"
+
+
+def _dumps(config: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(config, sort_keys=True)
