@@ -125,6 +125,9 @@ class RequestStats:
 class CalendarProvider(ABC):
     kind: Provider
     max_batch: int = 1
+    # True when read_changes returns events without our properties (Graph's delta): the engine
+    # then reads changed copies of ours again with get_events before comparing them.
+    changes_lack_properties: bool = False
 
     def __init__(self) -> None:
         self.stats = RequestStats()

@@ -204,6 +204,19 @@ class Engine:
             and (i.next_retry is None or i.next_retry <= now)
             and i.item_id not in events
         ]
+        if s.provider.changes_lack_properties:
+            # Copies someone else changed (not our own writes coming back: those have the etag
+            # the link stored) are read again in full, so they compare field by field.
+            etags = {lk.id_on(side): lk.etag_on(side) for lk in links}
+            stale = [
+                eid
+                for eid, ev in events.items()
+                if identity.tag_from_key(ev.created_key) and etags.get(eid) != ev.etag
+            ]
+            if stale:
+                for eid, full in s.provider.get_events(s.calendar_id, stale).items():
+                    if full is not None:
+                        events[eid] = full
         linked_ids = {lk.id_on(side) for lk in links}
         absent: list[str] = []
         if changes.full:
