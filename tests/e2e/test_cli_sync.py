@@ -1,0 +1,99 @@
+"""The real `meridian` command against a standalone seeded sandbox, as a person or IT would run it.
+
+Sign in to both demo accounts headless, pair them, sync, sync again: the demo's meeting that is
+on both calendars is linked (never copied), nobody is e-mailed, and the second sync is quiet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.sandbox.admin import SandboxAdmin
+from app.sandbox.seed import HOME_EMAIL, WORK_EMAIL
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("sandbox")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "sandbox", "serve", "--seed", "demo", "--state", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    info["root"] = info["admin"].removesuffix("/_sandbox/")
+    yield info
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
+
+
+def meridian(served: dict[str, Any], profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "app", "--profile-dir", str(profile), "--sandbox", served["root"]]
+    env = dict(os.environ, MERIDIAN_SANDBOX_CA=served["ca_cert"])
+    return subprocess.run(
+        [*cmd, *args], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+
+
+def ok(r: subprocess.CompletedProcess[str]) -> str:
+    assert r.returncode == 0, f"exit {r.returncode}\nstdout: {r.stdout}\nstderr: {r.stderr}"
+    return r.stdout
+
+
+def test_first_launch_to_a_quiet_two_way_pair(served: dict[str, Any], tmp_path: Path) -> None:
+    admin = SandboxAdmin(served["root"], served["ca_cert"])
+    users = {u["email"]: u for u in admin.users()}
+    admin.auto_approve("microsoft", users[WORK_EMAIL]["id"])
+    admin.auto_approve("google", users[HOME_EMAIL]["id"])
+    profile = tmp_path / "profile"
+    ok(meridian(served, profile, "accounts", "add", "microsoft"))
+    ok(meridian(served, profile, "accounts", "add", "google"))
+    listed = json.loads(ok(meridian(served, profile, "accounts", "list", "--json")))
+    assert sorted(a["email"] for a in listed["accounts"]) == sorted([WORK_EMAIL, HOME_EMAIL])
+
+    ok(
+        meridian(
+            served,
+            profile,
+            "pairs",
+            "add",
+            "work-home",
+            "--outlook",
+            WORK_EMAIL,
+            "--google",
+            HOME_EMAIL,
+        )
+    )
+    plan = json.loads(ok(meridian(served, profile, "sync", "--once", "--dry-run", "--json")))
+    assert plan["plan"], "a dry run prints what the first sync would do"
+    assert admin.outbox() == []
+
+    first = json.loads(ok(meridian(served, profile, "sync", "--once", "--json")))
+    assert first["errors"] == 0, first
+    assert first["created"] >= 8
+    assert first["linked"] >= 1  # the partner meeting is on both calendars: linked, not copied
+    # Copies never invite or e-mail anyone.
+    assert admin.outbox() == []
+
+    second = json.loads(ok(meridian(served, profile, "sync", "--once", "--json")))
+    assert (second["created"], second["updated"], second["deleted"]) == (0, 0, 0), second
+    # A series copy's changeKey moved when its cancelled occurrence was removed after it was
+    # written: the second poll reads that one copy again (one $batch), writes nothing.
+    assert second["requests"]["outlook"] <= 2 and second["requests"]["google"] == 1, second
+    third = json.loads(ok(meridian(served, profile, "sync", "--once", "--json")))
+    # A poll with no changes costs one request per calendar.
+    assert third["requests"] == {"outlook": 1, "google": 1}, third
+
+    status = json.loads(ok(meridian(served, profile, "status", "--json")))
+    assert status["pairs"][0]["last_run"]["status"] == "ok"
