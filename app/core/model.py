@@ -232,9 +232,8 @@ def content_dict(event: Event) -> dict[str, Any]:
     if event.recurrence is not None and isinstance(event.when, TimeSpan):
         # A series expands in its zone, so for series the zone is content, not presentation.
         out["when"]["tz"] = event.when.start_tz
-    if event.description_html is not None:
-        # HTML is kept for write-back only; the plain text is what the person sees and edits.
-        out.pop("description_html")
+    # HTML is kept for write-back only; the plain text is what the person sees and edits.
+    out.pop("description_html")
     return out
 
 

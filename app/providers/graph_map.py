@@ -422,6 +422,10 @@ def _body(
     if details is not None and markup is not None and blocks:
         markup = markup[: blocks[-1].start()] + markup[blocks[-1].end() :]
         text = html_to_text(markup)
+    if markup is not None and not markup.strip():
+        # An empty body (what Graph answers for an event without one) has no formatting to
+        # keep; keeping "" would make a later plain-text edit write an empty HTML body.
+        markup = None
     return text, markup, details
 
 

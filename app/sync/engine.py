@@ -194,16 +194,20 @@ class Engine:
                 "An event could not be read",
                 skipped.reason,
             )
-        # Items that failed before are fetched again (with backoff) so their change is not lost.
+        # Items that failed before are fetched again (with backoff) so their change is not lost:
+        # on both sides of the link, since the change being carried may have come from either
+        # (and that side's cursor has already moved past it).
         now = self.clock().isoformat()
-        retry = [
-            i.item_id
+        due = {
+            (i.side, i.item_id)
             for i in self.repo.issues(spec.id, kind="write")
-            if i.side == side.value
-            and i.attempts < MAX_ATTEMPTS
-            and (i.next_retry is None or i.next_retry <= now)
-            and i.item_id not in events
-        ]
+            if i.attempts < MAX_ATTEMPTS and (i.next_retry is None or i.next_retry <= now)
+        }
+        wanted = {item for s_, item in due if s_ == side.value}
+        wanted |= {
+            lk.id_on(side) for lk in links if (side.other.value, lk.id_on(side.other)) in due
+        }
+        retry = [i for i in wanted if i and i not in events]
         if s.provider.changes_lack_properties:
             # Copies someone else changed (not our own writes coming back: those have the etag
             # the link stored) are read again in full, so they compare field by field.

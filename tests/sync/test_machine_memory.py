@@ -10,6 +10,8 @@ from machine import SyncMachine, World
 
 from app.core.model import Event
 from app.core.rules import Side
+from app.errors import NotFound, ProviderError, Rejected
+from app.providers.base import WriteOp
 from app.providers.memory import MemoryProvider
 
 
@@ -34,6 +36,23 @@ class MemoryWorld(World):
 
     def expire_cursors(self, side: Side) -> None:
         self._mem(side).expire_cursors(self.calendar(side))
+
+    def inject_fault(self, side: Side, kind: int) -> None:
+        mem = self._mem(side)
+        left = [1]
+
+        def once(cal: str, op: WriteOp) -> ProviderError | None:
+            if not left[0]:
+                return None
+            left[0] = 0
+            mem.before_op = None
+            return Rejected("refused once") if kind == 0 else NotFound("gone for a moment")
+
+        mem.before_op = once
+
+    def clear_faults(self) -> None:
+        for side in Side:
+            self._mem(side).before_op = None
 
 
 class MemorySyncMachine(SyncMachine):
