@@ -229,6 +229,10 @@ def content_dict(event: Event) -> dict[str, Any]:
         a["email"] = a["email"].lower()
     out["reminders"] = sorted(out["reminders"], key=lambda r: (r["minutes"], r["method"]))
     out["categories"] = sorted(out["categories"])
+    if out.get("recurrence"):
+        # A set of dates: the order a cloud lists them in is not content.
+        for key in ("exdates", "rdates"):
+            out["recurrence"][key] = sorted(out["recurrence"][key])
     if event.recurrence is not None and isinstance(event.when, TimeSpan):
         # A series expands in its zone, so for series the zone is content, not presentation.
         out["when"]["tz"] = event.when.start_tz

@@ -155,6 +155,7 @@ def plan(ctx: Context, links: Iterable[Link]) -> Plan:
     for lk in links:
         _plan_link(ctx, lk, out)
     _plan_unlinked(ctx, by_side, out)
+    _plan_exceptions(ctx, by_side, out)
     return out
 
 
@@ -339,6 +340,11 @@ def _write(
         else:
             source = ctx.rules.apply_view(current[origin] or lk.event_on(origin) or merged, merged)
             new_event = _render(ctx, origin, lk.id_on(origin), source)
+            if base is not None and base.series_id is not None:
+                # A modified occurrence stays one: its series and original start on that side.
+                new_event = replace(
+                    new_event, series_id=base.series_id, original_start=base.original_start
+                )
         out.add(
             Action(
                 Kind.UPDATE,
@@ -662,3 +668,125 @@ def _copy_new(ctx: Context, side: Side, eid: str, event: Event, out: Plan) -> No
             ),
         )
     )
+
+
+# --- modified occurrences of series ---------------------------------------------------------
+
+
+def plan_exceptions(ctx: Context, links: Iterable[Link]) -> Plan:
+    """Only the modified occurrences: the engine calls this again once a run's new series are
+    linked, so their occurrences are copied in the same run (they are not read again later)."""
+    links = list(links)
+    out = Plan()
+    _plan_exceptions(
+        ctx, {Side.A: {lk.a_id: lk for lk in links}, Side.B: {lk.b_id: lk for lk in links}}, out
+    )
+    return out
+
+
+def _plan_exceptions(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Plan) -> None:
+    """Pair modified occurrences by (linked series, original start in UTC); copy the rest.
+
+    Cancelled occurrences need nothing here: both providers fold them into the master's
+    EXDATEs, so a cancellation travels with the master.
+    """
+    claimed: set[tuple[Side, str]] = set()
+    for side in (Side.A, Side.B):
+        other = side.other
+        for eid, ev in ctx.read(side).events.items():
+            if (
+                ev.series_id is None
+                or ev.original_start is None
+                or ev.status is Status.CANCELLED
+                or eid in by_side[side]
+                or (side, eid) in claimed
+            ):
+                continue
+            master = by_side[side].get(ev.series_id)
+            if master is None:
+                continue  # its series is not linked yet: it comes with the series next run
+            twin_id = master.id_on(other)
+            twin = next(
+                (
+                    (oid, o)
+                    for oid, o in ctx.read(other).events.items()
+                    if o.series_id == twin_id
+                    and _same_start(o.original_start, ev.original_start)
+                    and o.status is not Status.CANCELLED
+                    and oid not in by_side[other]
+                ),
+                None,
+            )
+            origin = Side(master.origin.value) if master.origin is not Origin.TWIN else side
+            if twin is not None:
+                oid, o = twin
+                claimed |= {(side, eid), (other, oid)}
+                a_ev, b_ev = (ev, o) if side is Side.A else (o, ev)
+                assert a_ev.ref is not None and b_ev.ref is not None
+                newer = ev if (ev.updated or _EPOCH) >= (o.updated or _EPOCH) else o
+                link = Link(
+                    None,
+                    Origin(origin.value),
+                    a_ev.ref.event_id,
+                    b_ev.ref.event_id,
+                    a_ev.etag,
+                    b_ev.etag,
+                    ctx.rules.view(newer),
+                    a_ev,
+                    b_ev,
+                )
+                out.add(Action(Kind.LINK, link=link, reason="the same occurrence on both sides"))
+                if ctx.rules.view(ev) != ctx.rules.view(o):
+                    target, src = (other, ev) if newer is ev else (side, o)
+                    tgt = o if target is other else ev
+                    assert tgt.ref is not None
+                    out.add(
+                        Action(
+                            Kind.UPDATE,
+                            side=target,
+                            link=link,
+                            event=ctx.rules.apply_view(tgt, src),
+                            event_id=tgt.ref.event_id,
+                            etag=tgt.etag,
+                            reason="a moved or edited occurrence",
+                        )
+                    )
+                continue
+            if not ctx.rules.direction.copies_from(side) or not in_window(ev, ctx.window):
+                continue
+            claimed.add((side, eid))
+            copy = replace(
+                _render(ctx, side, eid, ev), series_id=twin_id, original_start=ev.original_start
+            )
+            tag = _tag(ctx, side, eid)
+            a_id, b_id = (eid, "") if side is Side.A else ("", eid)
+            out.add(
+                Action(
+                    Kind.CREATE,
+                    side=other,
+                    event=copy,
+                    origin_event=ev,
+                    key=identity.key_for(tag, 0),
+                    reason="a moved or edited occurrence",
+                    link=Link(
+                        None,
+                        Origin(side.value),
+                        a_id,
+                        b_id,
+                        ev.etag if side is Side.A else None,
+                        ev.etag if side is Side.B else None,
+                        ctx.rules.view(ev),
+                        ev if side is Side.A else None,
+                        ev if side is Side.B else None,
+                    ),
+                )
+            )
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _same_start(x: dt.datetime | dt.date | None, y: dt.datetime | dt.date | None) -> bool:
+    if isinstance(x, dt.datetime) and isinstance(y, dt.datetime):
+        return x.astimezone(dt.UTC) == y.astimezone(dt.UTC)
+    return x == y

@@ -18,13 +18,14 @@ Transport, retries and the mapping of Google's errors live in ``google_http``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import logging
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 import google.auth.credentials
@@ -209,6 +210,9 @@ class GoogleProvider(CalendarProvider):
                 deleted.pop(event.ref.event_id, None)
                 events[event.ref.event_id] = event
             last = page
+        folded: dict[str, Event | None] = dict(events)
+        _fold_cancelled(folded, events.values())
+        events = {k: v for k, v in folded.items() if v is not None}
         return Changes(
             tuple(events.values()),
             tuple(deleted),
@@ -229,7 +233,33 @@ class GoogleProvider(CalendarProvider):
                 known, event = self._found(calendar_id, eid, answer)
                 if known:
                     out[eid] = event
+        self._fold_by_instances(calendar_id, out)
         return out
+
+    def _fold_by_instances(self, calendar_id: str, found: dict[str, Event | None]) -> None:
+        """A master fetched by id does not bring its cancelled instances: ask for them."""
+        masters = [eid for eid, e in found.items() if e is not None and e.recurrence is not None]
+        for start in range(0, len(masters), MAX_BATCH):
+            chunk = masters[start : start + MAX_BATCH]
+            answers = self._t.batch(
+                "get", [self._cancelled_instances(calendar_id, m) for m in chunk]
+            )
+            zone = self._zones.get(calendar_id)
+            cancelled: list[Event] = []
+            for answer in answers:
+                if isinstance(answer, Failure) or not isinstance(answer, dict):
+                    continue  # the master stays as read; the next change brings the rest
+                for item in answer.get("items") or []:
+                    if item.get("status") == Status.CANCELLED.value:
+                        with contextlib.suppress(ItemError):
+                            cancelled.append(event_from_google(item, calendar_id, zone))
+            _fold_cancelled(found, cancelled)
+
+    @staticmethod
+    def _cancelled_instances(calendar_id: str, master_id: str) -> Request:
+        return lambda svc: svc.events().instances(
+            calendarId=calendar_id, eventId=master_id, showDeleted=True, maxResults=2500
+        )
 
     def _found(self, calendar_id: str, eid: str, answer: Any) -> tuple[bool, Event | None]:
         """An events.get answer: (True, the event or None when gone), or (False, None)."""
@@ -492,3 +522,31 @@ def _gone(action: Action) -> ProviderError:
 
 def _rfc3339(instant: dt.datetime) -> str:
     return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fold_cancelled(
+    events: MutableMapping[str, Event | None], cancelled: Iterable[Event | None]
+) -> None:
+    """Cancelled instances become EXDATEs of their master, as Graph's cancelledOccurrences do.
+
+    One canonical series on both clouds: the master carries every cancelled occurrence, so a
+    cancellation travels with the master (the cancelled instance events stay listed too, as
+    the contract says, and the planner leaves them alone).
+    """
+    extra: dict[str, set[dt.datetime | dt.date]] = {}
+    for ev in list(cancelled):
+        if ev is None or ev.status is not Status.CANCELLED:
+            continue
+        if ev.series_id and ev.original_start is not None:
+            extra.setdefault(ev.series_id, set()).add(ev.original_start)
+    for master_id, dates in extra.items():
+        master = events.get(master_id)
+        if master is None or master.recurrence is None:
+            continue
+        rec = master.recurrence
+        merged = tuple(sorted(set(rec.exdates) | dates, key=_stamp_key))
+        events[master_id] = replace(master, recurrence=replace(rec, exdates=merged))
+
+
+def _stamp_key(value: dt.datetime | dt.date) -> tuple[str, str]:
+    return (type(value).__name__, value.isoformat())

@@ -325,6 +325,15 @@ class Repo:
         ).fetchone()
         return {**dict(row), "details": json.loads(row["details"])} if row else None
 
+    def decided_hold(self, pair_id: str) -> dict[str, Any] | None:
+        """The person's answer to a hold that no run has acted on yet."""
+        row = self.db.conn.execute(
+            "SELECT * FROM guard_holds WHERE pair_id=? AND decision IN ('approve', 'refuse') "
+            "ORDER BY id DESC",
+            (pair_id,),
+        ).fetchone()
+        return {**dict(row), "details": json.loads(row["details"])} if row else None
+
     def add_hold(self, pair_id: str, reason: str, details: dict[str, Any]) -> int:
         with self.db.tx() as c:
             cur = c.execute(

@@ -18,7 +18,7 @@ from typing import Any
 
 from app.core import identity
 from app.core.model import Event
-from app.core.planner import Action, Context, Kind, Link, Plan, SideRead, plan
+from app.core.planner import Action, Context, Kind, Link, Plan, SideRead, plan, plan_exceptions
 from app.core.rules import PairRules, Side
 from app.core.serialize import event_to_json
 from app.errors import AlreadyExists, CursorExpired, ItemError, NotFound, PreconditionFailed
@@ -113,11 +113,15 @@ class Engine:
     # --- the run -------------------------------------------------------------------------------
 
     def _run(self, spec: PairSpec, result: RunResult, dry_run: bool) -> None:
-        hold = self.repo.open_hold(spec.id)
-        if hold is not None and hold["decision"] is None:
+        waiting = self.repo.open_hold(spec.id)
+        if waiting is not None:
             result.status = "held"
-            result.message = hold["reason"]
+            result.message = waiting["reason"]
             return
+        # The person's answer to the last hold applies to this one run: "approve" lets the
+        # held deletions (or the suspicious read) through, "refuse" keeps every event.
+        decided = self.repo.decided_hold(spec.id)
+        decision = decided["decision"] if decided else None
         start, end = spec.rules.window(self.clock())
         window = Window(start, end)
         links = self.repo.links(spec.id)
@@ -126,7 +130,7 @@ class Engine:
         for side in Side:
             reads[side], cursors[side] = self._read(spec, side, window, links, result)
         self._confirm_origins(spec, reads, links)
-        held = self._suspicious(spec, reads, links)
+        held = "" if decision else self._suspicious(spec, reads, links)
         if held:
             result.status = "held"
             result.message = held
@@ -147,28 +151,29 @@ class Engine:
             for action in the_plan.actions:
                 result.counts[_COUNT_NAME[action.kind]] += 1
             return
-        if self._too_many_deletes(spec, the_plan, len(links)):
-            decision = hold["decision"] if hold is not None else None
-            if decision != "approve":
-                result.status = "held"
-                result.message = (
-                    f"This sync would delete {the_plan.deletes} events. Nothing was changed; "
-                    "confirm or refuse the deletions to go on."
-                )
-                self.repo.add_hold(
-                    spec.id,
-                    result.message,
-                    {"deletes": [a.event_id for a in the_plan.actions if a.kind is Kind.DELETE]},
-                )
-                return
-        if hold is not None:
-            self.repo.decide_hold(hold["id"], f"{hold['decision']}:applied")
-            if hold["decision"] == "refuse":
+        if decision is None and self._too_many_deletes(spec, the_plan, len(links)):
+            result.status = "held"
+            result.message = (
+                f"This sync would delete {the_plan.deletes} events. Nothing was changed; "
+                "confirm or refuse the deletions to go on."
+            )
+            self.repo.add_hold(
+                spec.id,
+                result.message,
+                {"deletes": [a.event_id for a in the_plan.actions if a.kind is Kind.DELETE]},
+            )
+            return
+        if decided is not None:
+            self.repo.decide_hold(decided["id"], f"{decision}:applied")
+            if decision == "refuse":
                 the_plan.actions = [
                     replace(a, kind=Kind.UNLINK) if a.kind is Kind.DELETE else a
                     for a in the_plan.actions
                 ]
         self._apply(spec, the_plan, result)
+        if any(a.kind in (Kind.CREATE, Kind.LINK) and a.event_id is None for a in the_plan.actions):
+            # Series linked in this run: their modified occurrences, read this run, follow now.
+            self._apply(spec, plan_exceptions(ctx, self.repo.links(spec.id)), result)
         for side in Side:
             self.repo.set_cursor(spec.id, side, cursors[side])
 

@@ -122,6 +122,28 @@ def test_mass_deletion_stops_the_pair_and_asks(world: World) -> None:
     assert world.sync().status == "held"  # asked once, still waiting; nothing repeats
 
 
+@pytest.mark.parametrize("approve", [True, False])
+def test_the_persons_answer_to_a_held_deletion_is_carried_out_once(
+    world: World, approve: bool
+) -> None:
+    for i in range(12):
+        world.a.put("work", event(f"E{i}", day=1 + i % 5, hour=8 + i % 8))
+    world.sync()
+    for e in world.a.all_events("work"):
+        assert e.ref is not None
+        world.a.remove("work", e.ref.event_id)
+    assert world.sync().status == "held"
+    _, repo = world.engine()
+    hold = repo.open_hold("p1")
+    assert hold is not None
+    repo.decide_hold(hold["id"], "approve" if approve else "refuse")
+    done = world.sync()
+    assert done.status == "ok"
+    assert len(world.b.all_events("home")) == (0 if approve else 12)
+    again = world.sync()  # the answer was used up; nothing is held or deleted again
+    assert again.status == "ok" and again.counts["deleted"] == 0
+
+
 def test_empty_read_after_cursor_loss_deletes_nothing(world: World) -> None:
     for i in range(4):
         world.a.put("work", event(f"E{i}", hour=9 + i))
