@@ -11,7 +11,7 @@ from pathlib import Path
 from app import APP_ID, __version__
 
 # Each module in app/commands registers its own sub-commands.
-COMMAND_MODULES = ("sandbox", "accounts", "sync")
+COMMAND_MODULES = ("sandbox", "accounts", "sync", "policy", "diagnostics", "audit")
 
 
 def version_line() -> str:
@@ -21,6 +21,11 @@ def version_line() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=APP_ID, description="Meridian calendar sync.")
     p.add_argument("--version", action="version", version=version_line())
+    p.add_argument(
+        "--selftest",
+        action="store_true",
+        help="sync the built-in demo in a temporary profile, print one JSON line, exit 0 if sound",
+    )
     p.add_argument("--profile-dir", type=Path, help="keep settings and state in DIR")
     p.add_argument(
         "--sandbox",
@@ -38,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.selftest:
+        from app.selftest import main as selftest
+
+        return selftest(args)
     handler = getattr(args, "handler", None)
     if handler is not None:
         return int(handler(args))

@@ -116,3 +116,28 @@ class SignInFailed(MeridianError):
     """A sign-in did not complete: cancelled, denied, timed out or answered oddly."""
 
     title = "Sign-in did not complete"
+
+
+# --- organization policy (app/policy) ------------------------------------------------------
+
+
+class PolicyError(MeridianError):
+    """Something the organization's managed policy decides (see app/policy)."""
+
+    title = "Organization policy"
+
+    def __init__(self, message: str, *, key: str | None = None, title: str | None = None) -> None:
+        super().__init__(message, title=title)
+        self.key = key
+
+
+class PolicyLocked(PolicyError):
+    """The person tried to change a setting the policy locks."""
+
+    title = "Set by your organization"
+
+
+class PolicyForbidden(PolicyError):
+    """A value outside what the policy allows (a bound, an allow-list, a disabled feature)."""
+
+    title = "Not allowed by your organization"
