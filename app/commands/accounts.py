@@ -108,6 +108,7 @@ class AppContext:
         from app.store.db import Database
         from app.store.repo import Repo
 
+        self.args = args
         self.browser: Any = None
         self.sandbox: tuple[Any, Path] | None = None  # (urls, CA file) against a sandbox
         # Set when the sandbox's headless browser gives up, so the sign-in stops waiting.

@@ -66,10 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _service(ctx: AppContext) -> Any:
+    from app.commands.policy import policy_for
     from app.services.sync_service import Endpoints, SyncService
 
     endpoints = Endpoints.sandbox(*ctx.sandbox) if ctx.sandbox else Endpoints()
-    return SyncService(ctx.service.repo, ctx.service, endpoints)
+    return SyncService(ctx.service.repo, ctx.service, endpoints, policy=policy_for(ctx.args))
 
 
 def _with(args: argparse.Namespace, action: Any, *, need_vault: bool = True) -> int:

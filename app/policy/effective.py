@@ -19,13 +19,15 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.core.rules import PairRules
 from app.errors import PolicyForbidden, PolicyLocked
-from app.policy import clamp as _clamp
 from app.policy.schema import BY_NAME, DIRECTIONS, KEYS, Invalid, Key, Problem, check_value, flows
 from app.policy.sources import Entry, Locations, Source, machine_sources, user_source
+
+if TYPE_CHECKING:
+    from app.policy.clamp import PairContext
 
 BUILT_IN = "built-in default"
 log = logging.getLogger(__name__)
@@ -142,16 +144,20 @@ class EffectivePolicy:
     # --- pairs ---------------------------------------------------------------------------------
 
     def clamp_rules(
-        self, rules: PairRules, ctx: _clamp.PairContext | None = None
+        self, rules: PairRules, ctx: PairContext | None = None
     ) -> tuple[PairRules, list[str]]:
         """``rules`` tightened to this policy, with a sentence per change (see clamp.py)."""
-        return _clamp.clamp(rules, self, ctx)
+        from app.policy.clamp import clamp  # clamp.py imports this module
 
-    def pair_blockers(self, rules: PairRules, ctx: _clamp.PairContext) -> list[str]:
+        return clamp(rules, self, ctx)
+
+    def pair_blockers(self, rules: PairRules, ctx: PairContext) -> list[str]:
         """Why the pair may not run at all (empty: it may, clamped)."""
-        return _clamp.blockers(self, rules, ctx)
+        from app.policy.clamp import blockers
 
-    def check_rules(self, rules: PairRules, ctx: _clamp.PairContext) -> None:
+        return blockers(self, rules, ctx)
+
+    def check_rules(self, rules: PairRules, ctx: PairContext) -> None:
         """Refuse (PolicyForbidden) pair settings the policy would change or block: for the
         pairs CLI and the pair editor, so a person is told instead of silently clamped."""
         problems = self.pair_blockers(rules, ctx) + self.clamp_rules(rules, ctx)[1]

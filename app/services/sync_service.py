@@ -23,9 +23,12 @@ from app.errors import (
     ConfigError,
     MeridianError,
     Offline,
+    PolicyForbidden,
     ServiceUnavailable,
     UsageError,
 )
+from app.policy import EffectivePolicy
+from app.policy.clamp import PairContext
 from app.providers.base import Calendar, CalendarProvider
 from app.services.accounts import Account, AccountService
 from app.store.repo import PairRow, Repo
@@ -62,8 +65,10 @@ class SyncService:
         *,
         clock: Callable[[], dt.datetime] | None = None,
         provider_factory: ProviderFactory | None = None,
+        policy: EffectivePolicy | None = None,
     ) -> None:
         self.repo = repo
+        self.policy = policy
         self.accounts = accounts
         self.endpoints = endpoints or Endpoints()
         self.clock = clock
@@ -142,7 +147,10 @@ class SyncService:
             }
             for side in Side
         }
-        config["rules"] = rules_to_dict(rules or PairRules())
+        rules = rules or PairRules()
+        if self.policy is not None:
+            self.policy.check_rules(rules, self._context(accounts[Side.A], accounts[Side.B]))
+        config["rules"] = rules_to_dict(rules)
         pair_id = uuid.uuid4().hex[:12]
         self.repo.add_pair(pair_id, name, config)
         self.repo.audit("person", "pair added", pair_id=pair_id, why=name)
@@ -177,13 +185,27 @@ class SyncService:
             c.execute("UPDATE pairs SET config = ? WHERE id = ?", (_dumps(config), row.id))
         self.repo.audit("person", "pair settings changed", pair_id=row.id, why=row.name)
 
+    @staticmethod
+    def _context(outlook: Account, google: Account) -> PairContext:
+        return PairContext(outlook.email, outlook.tenant, google.email)
+
     def spec(self, row: PairRow) -> PairSpec:
         sides: dict[Side, SideSpec] = {}
+        owners: dict[Side, Account] = {}
         for side in Side:
             conf = row.config.get(side.value) or {}
-            account = self.accounts.get(conf.get("account", ""))
+            owners[side] = account = self.accounts.get(conf.get("account", ""))
             sides[side] = SideSpec(self.provider(account.id), conf["calendar"], account.email)
-        return PairSpec(row.id, row.name, self.rules(row), sides[Side.A], sides[Side.B])
+        rules = self.rules(row)
+        if self.policy is not None:
+            # IT's policy is applied on every run, so a pushed change takes effect at once and
+            # a pair stored before it can never run looser than it allows.
+            ctx = self._context(owners[Side.A], owners[Side.B])
+            blockers = self.policy.pair_blockers(rules, ctx)
+            if blockers:
+                raise PolicyForbidden("; ".join(blockers))
+            rules, _ = self.policy.clamp_rules(rules, ctx)
+        return PairSpec(row.id, row.name, rules, sides[Side.A], sides[Side.B])
 
     # --- running ---------------------------------------------------------------------------
 
@@ -264,6 +286,8 @@ class SyncService:
         if remember and isinstance(keep, Side):
             row = self.pair(c["pair_id"])
             policy = ConflictPolicy.A_WINS if keep is Side.A else ConflictPolicy.B_WINS
+            if self.policy is not None:
+                self.policy.guard_change("conflict_policy", policy.value)
             self.set_rules(row.id, replace(self.rules(row), conflict_policy=policy))
 
     def decide_hold(self, id_or_name: str, approve: bool) -> None:

@@ -88,9 +88,9 @@ def test_first_launch_to_a_quiet_two_way_pair(served: dict[str, Any], tmp_path: 
 
     second = json.loads(ok(meridian(served, profile, "sync", "--once", "--json")))
     assert (second["created"], second["updated"], second["deleted"]) == (0, 0, 0), second
-    # A series copy's changeKey moved when its cancelled occurrence was removed after it was
-    # written: the second poll reads that one copy again (one $batch), writes nothing.
-    assert second["requests"]["outlook"] <= 2 and second["requests"]["google"] == 1, second
+    # A series copy's changeKey moved when its moved occurrence was written after it: the
+    # second poll reads that one series again (a few $batch requests), and writes nothing.
+    assert second["requests"]["outlook"] <= 4 and second["requests"]["google"] <= 2, second
     third = json.loads(ok(meridian(served, profile, "sync", "--once", "--json")))
     # A poll with no changes costs one request per calendar.
     assert third["requests"] == {"outlook": 1, "google": 1}, third
