@@ -246,6 +246,7 @@ class SyncService:
                     "links": self.repo.link_count(row.id),
                     "issues": len(self.repo.issues(row.id)),
                     "conflicts": len(self.repo.conflicts(row.id)),
+                    "overlaps": len(self.repo.overlaps(row.id)),
                     "held": hold["reason"] if hold and hold["decision"] is None else None,
                 }
             )

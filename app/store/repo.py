@@ -316,6 +316,38 @@ class Repo:
                 (now_iso(), resolution, int(remember), conflict_id),
             )
 
+    # --- schedule overlaps ------------------------------------------------------------------
+
+    def add_overlap(
+        self, pair_id: str, a_id: str, b_id: str, a_title: str, b_title: str, start: dt.datetime
+    ) -> bool:
+        """Record an overlap once (True when it is new)."""
+        with self.db.tx() as c:
+            cur = c.execute(
+                "INSERT OR IGNORE INTO overlaps "
+                "(pair_id, a_id, b_id, a_summary, b_summary, start, found_at) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (pair_id, a_id, b_id, a_title, b_title, start.isoformat(), now_iso()),
+            )
+            return cur.rowcount == 1
+
+    def overlaps(self, pair_id: str | None = None, open_only: bool = True) -> list[dict[str, Any]]:
+        q = "SELECT * FROM overlaps WHERE 1=1"
+        args: list[Any] = []
+        if pair_id:
+            q += " AND pair_id = ?"
+            args.append(pair_id)
+        if open_only:
+            q += " AND acted_at IS NULL"
+        return [dict(r) for r in self.db.conn.execute(q + " ORDER BY start", args)]
+
+    def act_on_overlap(self, overlap_id: int, action: str) -> None:
+        with self.db.tx() as c:
+            c.execute(
+                "UPDATE overlaps SET acted_at=?, action=? WHERE id=?",
+                (now_iso(), action, overlap_id),
+            )
+
     # --- guard holds -----------------------------------------------------------------------
 
     def open_hold(self, pair_id: str) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from app.core.serialize import event_to_json
 from app.errors import AlreadyExists, CursorExpired, ItemError, NotFound, PreconditionFailed
 from app.providers.base import CalendarProvider, Window, WriteOp, WriteResult
 from app.store.repo import Repo
+from app.sync import overlaps
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,7 @@ class Engine:
         if any(a.kind in (Kind.CREATE, Kind.LINK) and a.event_id is None for a in the_plan.actions):
             # Series linked in this run: their modified occurrences, read this run, follow now.
             self._apply(spec, plan_exceptions(ctx, self.repo.links(spec.id)), result)
+        self._record_overlaps(spec, reads, result)
         for side in Side:
             self.repo.set_cursor(spec.id, side, cursors[side])
 
@@ -240,6 +242,22 @@ class Engine:
                     events[eid] = ev
         read = SideRead(s.calendar_id, events, frozenset(deleted), changes.full, s.owner)
         return read, changes.cursor
+
+    def _record_overlaps(
+        self, spec: PairSpec, reads: dict[Side, SideRead], result: RunResult
+    ) -> None:
+        links = self.repo.links(spec.id)
+        known: dict[Side, list[Event]] = {}
+        for side in Side:
+            stored = {lk.id_on(side): lk.event_on(side) for lk in links}
+            merged = {k: v for k, v in stored.items() if v is not None}
+            merged.update(reads[side].events)
+            known[side] = list(merged.values())
+        changed = {side: list(reads[side].events.values()) for side in Side}
+        owners = {side: reads[side].owner for side in Side}
+        for o in overlaps.find(changed, known, links, owners):
+            if self.repo.add_overlap(spec.id, o.a_id, o.b_id, o.a_title, o.b_title, o.start):
+                result.counts["overlaps"] += 1
 
     def _confirm_origins(
         self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from world import World, event, new_world
 
+from app.core.model import ShowAs
 from app.core.rules import Direction, PairRules, Side
 from app.errors import Rejected
 from app.providers.base import WriteOp
@@ -199,3 +200,18 @@ def test_a_device_without_a_link_recreates_a_missing_copy_instead_of_deleting(wo
     world.sync("desktop.db")
     assert world.titles(Side.A) == world.titles(Side.B) == ["Keep me"]
     assert world.b.all_events("home")[0].created_key != copy.created_key
+
+
+def test_a_busy_meeting_colliding_across_calendars_is_recorded_once(world: World) -> None:
+    """Overlaps are between originals of the two calendars: never with a copy or a free event."""
+    world.a.put("work", event("Budget review", hour=10))
+    world.sync(rules=PairRules(direction=Direction.A_TO_B))
+    first = world.b.put("home", event("Dentist", hour=10))
+    world.b.put("home", replace(event("Gym", hour=10), show_as=ShowAs.FREE))
+    r = world.sync(rules=PairRules(direction=Direction.A_TO_B))
+    assert r.counts["overlaps"] == 1
+    _, repo = world.engine()
+    found = repo.overlaps("p1")
+    assert [(o["a_summary"], o["b_summary"]) for o in found] == [("Budget review", "Dentist")]
+    world.b.put("home", replace(first, location="Main St"))  # moved/edited again: not twice
+    assert world.sync(rules=PairRules(direction=Direction.A_TO_B)).counts["overlaps"] == 0
