@@ -50,6 +50,7 @@ from app.core.recurrence import RecurrenceError
 from app.errors import (
     AlreadyExists,
     CursorExpired,
+    ItemError,
     NotFound,
     ProviderError,
     Rejected,
@@ -305,6 +306,8 @@ class MicrosoftProvider(CalendarProvider):
         for eid, outcome in zip(unique, self._fetch(unique, "get"), strict=True):
             if isinstance(outcome, NotFound):
                 out[eid] = None
+            elif isinstance(outcome, ItemError):
+                continue  # refused for this item only: unknown, which is not gone
             elif isinstance(outcome, ProviderError):
                 raise outcome
             elif isinstance(outcome.body, Mapping) and outcome.body.get("type") == "seriesMaster":

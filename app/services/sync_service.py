@@ -244,7 +244,7 @@ class SyncService:
                     "paused": _paused_text(row.paused_reason) if row.paused_reason else None,
                     "last_run": runs[0] if runs else None,
                     "links": self.repo.link_count(row.id),
-                    "issues": len(self.repo.issues(row.id)),
+                    "issues": len([i for i in self.repo.issues(row.id) if i.kind != "retry"]),
                     "conflicts": len(self.repo.conflicts(row.id)),
                     "overlaps": len(self.repo.overlaps(row.id)),
                     "held": hold["reason"] if hold and hold["decision"] is None else None,

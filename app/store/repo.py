@@ -240,6 +240,10 @@ class Repo:
         found = self.issues(pair_id, item_id=item_id, kind=kind)
         return found[0]
 
+    def resolve_issue(self, issue_id: int) -> None:
+        with self.db.tx() as c:
+            c.execute("UPDATE issues SET resolved_at=? WHERE id=?", (now_iso(), issue_id))
+
     def resolve_issues(self, pair_id: str, item_id: str) -> None:
         with self.db.tx() as c:
             c.execute(

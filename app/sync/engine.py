@@ -29,6 +29,7 @@ from app.sync import overlaps
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # an item that failed this often is shown, no longer retried by itself
+RETRY = "retry"  # an invisible marker: read this item again next run
 EMPTY_READ_MIN_LINKS = 3
 SHRINK_MIN_LINKS = 10
 SHRINK_SHARE = 0.5
@@ -205,9 +206,10 @@ class Engine:
         # on both sides of the link, since the change being carried may have come from either
         # (and that side's cursor has already moved past it).
         now = self.clock().isoformat()
+        pending = [i for i in self.repo.issues(spec.id) if i.kind in ("write", RETRY)]
         due = {
             (i.side, i.item_id)
-            for i in self.repo.issues(spec.id, kind="write")
+            for i in pending
             if i.attempts < MAX_ATTEMPTS and (i.next_retry is None or i.next_retry <= now)
         }
         wanted = {item for s_, item in due if s_ == side.value}
@@ -233,6 +235,11 @@ class Engine:
         if changes.full:
             # Not being listed is not being deleted: confirm each absence by id.
             absent = [i for i in linked_ids if i not in events and i not in deleted]
+        for marker in pending:
+            # A retry marker has done its job once its item is read again (a failure again
+            # leaves a new one); issues the person sees stay until the write succeeds.
+            if marker.kind == RETRY and marker.side == side.value and marker.item_id in wanted:
+                self.repo.resolve_issue(marker.id)
         if retry or absent:
             for eid, ev in s.provider.get_events(s.calendar_id, [*retry, *absent]).items():
                 if ev is None:
@@ -395,7 +402,8 @@ class Engine:
             lk = replace(lk, view=action.link.view, origin=action.link.origin)
         link_id = self.repo.save_link(spec.id, lk)
         self._latest[link_id] = replace(lk, id=link_id)
-        self.repo.resolve_issues(spec.id, item)
+        for done in {item, lk.a_id, lk.b_id} - {""}:
+            self.repo.resolve_issues(spec.id, done)
         kind = "created" if action.kind is Kind.CREATE else "updated"
         result.counts[kind] += 1
         self._audit(spec, kind, side, written.ref.event_id, action.reason)
@@ -418,15 +426,26 @@ class Engine:
                 return replace(
                     action, key=identity.key_for(tag, gen), link=replace(action.link, key_gen=gen)
                 )
-        if isinstance(err, PreconditionFailed | NotFound):
-            return None  # changed or gone meanwhile: the next read brings the new state
-        if isinstance(err, ItemError):
+        shown = isinstance(err, ItemError) and not isinstance(err, NotFound)
+        if not shown and not isinstance(err, PreconditionFailed | NotFound):
+            raise err
+        # A failed create is retried from its origin; anything else from its target.
+        where = side.other if action.kind is Kind.CREATE else side
+        if shown:
+            assert isinstance(err, ItemError)
             result.counts["errors"] += 1
-            # A failed create is retried from its origin; anything else from its target.
-            where = side.other if action.kind is Kind.CREATE else side
             self.repo.record_issue(spec.id, where.value, item, "write", err.title, err.message)
-            return None
-        raise err
+        # The change this write carried was read from a side whose cursor has moved on: mark
+        # both sides of the link to be read again next run, or that change would be lost.
+        lk = action.link
+        marks = {(s, lk.id_on(s)) for s in Side if lk is not None and lk.id_on(s)}
+        marks.add((where, item))
+        for s, eid in marks:
+            if eid and not (shown and (s, eid) == (where, item)):
+                self.repo.record_issue(
+                    spec.id, s.value, eid, RETRY, "Will be tried again", type(err).__name__
+                )
+        return None
 
     def _audit(self, spec: PairSpec, what: str, side: Side, item: str | None, why: str) -> None:
         self.repo.audit("sync", what, pair_id=spec.id, side=side.value, item_id=item, why=why)
