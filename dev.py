@@ -4,6 +4,8 @@
     python3 dev.py run     set up .venv and launch Meridian against the local sandbox
     python3 dev.py test    set up .venv, then lint, type-check and run the whole test suite
     python3 dev.py bench   set up .venv and run the benchmarks
+    python3 dev.py build   set up .venv and build the desktop bundle with PyInstaller (build.spec);
+                           on Linux also self-test it and make the .deb (installer/README.md)
 
 Set-up is skipped when .venv already matches pyproject.toml.
 """
@@ -41,7 +43,7 @@ def setup() -> None:
         print(f"+ creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     _run(PY, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    _run(PY, "-m", "pip", "install", "--quiet", "-e", ".[test]")
+    _run(PY, "-m", "pip", "install", "--quiet", "-e", ".[test,build]")
     STAMP.write_text(want)
 
 
@@ -51,6 +53,17 @@ def test(extra: list[str]) -> None:
     _run(PY, "-m", "ruff", "format", "--check", "app", "tests", "bench", "dev.py")
     _run(PY, "-m", "mypy", "app/core")
     _run(PY, "-m", "pytest", *extra, env=env)
+
+
+def build(extra: list[str]) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    _run(PY, "-m", "PyInstaller", "--noconfirm", "--clean", "build.spec", *extra, env=env)
+    if sys.platform.startswith("linux"):
+        # Self-tests the bundle, checks its size, packages it: dist/meridian_<version>_<arch>.deb
+        _run("bash", "installer/linux/build_deb.sh", "dist/meridian", env=env)
+    else:
+        print("Bundle in dist/. The installer: installer/README.md (Windows: build.ps1, macOS:")
+        print("build_pkg.sh, both in installer/<os>/, run the whole build on that OS).")
 
 
 def main() -> None:
@@ -64,6 +77,9 @@ def main() -> None:
     elif cmd == "bench":
         setup()
         _run(PY, "-m", "bench", *extra)
+    elif cmd == "build":
+        setup()
+        build(extra)
     else:
         print(__doc__)
         sys.exit(0 if cmd in ("help", "-h", "--help") else 2)
