@@ -184,7 +184,13 @@ class Engine:
         self, spec: PairSpec, side: Side, window: Window, links: Sequence[Link], result: RunResult
     ) -> tuple[SideRead, str]:
         s = spec.side(side)
-        cursor = self.repo.cursor(spec.id, side)
+        # The window slides at midnight UTC. Graph's delta link keeps the window it began with,
+        # and neither cloud reports an unchanged event the window has just reached: so the
+        # first run of each day reads the whole window again (links exist, nothing is copied
+        # twice) and the cursor remembers which day it belongs to.
+        day = window.start.date().isoformat()
+        stored_day, _, stored = (self.repo.cursor(spec.id, side) or "").partition("|")
+        cursor = stored if stored_day == day and stored else None
         try:
             changes = s.provider.read_changes(s.calendar_id, cursor, window)
         except CursorExpired:
@@ -248,7 +254,7 @@ class Engine:
                 elif eid in retry:
                     events[eid] = ev
         read = SideRead(s.calendar_id, events, frozenset(deleted), changes.full, s.owner)
-        return read, changes.cursor
+        return read, f"{day}|{changes.cursor}"
 
     def _record_overlaps(
         self, spec: PairSpec, reads: dict[Side, SideRead], result: RunResult
@@ -404,6 +410,17 @@ class Engine:
         self._latest[link_id] = replace(lk, id=link_id)
         for done in {item, lk.a_id, lk.b_id} - {""}:
             self.repo.resolve_issues(spec.id, done)
+        if written.losses:
+            # What the other calendar could not hold (a zone unknown to Outlook, a description
+            # shortened...): written as closely as it allows, and listed on the item.
+            self.repo.record_issue(
+                spec.id,
+                side.value,
+                written.ref.event_id,
+                "loss",
+                "Copied with changes",
+                "; ".join(written.losses),
+            )
         kind = "created" if action.kind is Kind.CREATE else "updated"
         result.counts[kind] += 1
         self._audit(spec, kind, side, written.ref.event_id, action.reason)

@@ -215,3 +215,46 @@ def test_a_busy_meeting_colliding_across_calendars_is_recorded_once(world: World
     assert [(o["a_summary"], o["b_summary"]) for o in found] == [("Budget review", "Dentist")]
     world.b.put("home", replace(first, location="Main St"))  # moved/edited again: not twice
     assert world.sync(rules=PairRules(direction=Direction.A_TO_B)).counts["overlaps"] == 0
+
+
+def test_what_a_calendar_cannot_hold_is_listed_on_the_item(world: World) -> None:
+    real = world.b.apply
+
+    def lossy(cal, ops):  # type: ignore[no-untyped-def]
+        return [
+            replace(
+                r, event=replace(r.event, losses=("description shortened to 8,192 characters",))
+            )
+            if r.event is not None
+            else r
+            for r in real(cal, ops)
+        ]
+
+    world.b.apply = lossy  # type: ignore[method-assign]
+    world.a.put("work", event("Long notes"))
+    r = world.sync()
+    assert r.counts["created"] == 1 and r.counts["errors"] == 0
+    _, repo = world.engine()
+    assert [(i.kind, i.message) for i in repo.issues("p1")] == [
+        ("loss", "description shortened to 8,192 characters")
+    ]
+
+
+def test_the_window_slides_each_day_without_copying_anything_twice(world: World) -> None:
+    import datetime as dt
+
+    from world import NOW
+
+    far = world.a.put("work", event("Far ahead", day=200))  # outside the 180-day window today
+    world.a.put("work", event("Soon"))
+    world.sync()
+    assert world.titles(Side.B) == ["Soon"]
+    engine, _ = world.engine()
+    later = NOW + dt.timedelta(days=25)  # "Far ahead" is now inside the window
+    engine.clock = lambda: later
+    r = engine.run(world.spec())
+    assert r.counts["created"] == 1 and r.counts["updated"] == 0
+    assert world.titles(Side.B) == ["Far ahead", "Soon"]
+    assert far.ref is not None
+    quiet = engine.run(world.spec())
+    assert quiet.requests == {"a": 1, "b": 1}  # the rest of the day: one request per calendar
