@@ -258,3 +258,52 @@ def test_the_window_slides_each_day_without_copying_anything_twice(world: World)
     assert far.ref is not None
     quiet = engine.run(world.spec())
     assert quiet.requests == {"a": 1, "b": 1}  # the rest of the day: one request per calendar
+
+
+def test_an_event_ending_exactly_at_the_window_edge_is_treated_alike_on_both_sides(
+    world: World,
+) -> None:
+    """One window, computed once in UTC, for both sides (peer-failures: window edge)."""
+    import datetime as dt
+
+    from world import NOW
+
+    from app.core.model import Event, TimeSpan
+
+    start, _ = world.rules.window(NOW)
+    edge = Event(
+        ref=None, when=TimeSpan(start - dt.timedelta(hours=1), start, "UTC", "UTC"), title="Edge"
+    )
+    world.a.put("work", edge)
+    world.b.put("home", replace(edge, title="Edge too"))
+    for _ in range(3):
+        r = world.sync()
+        assert r.counts["created"] == 0  # outside on both sides: neither is copied, ever
+    inside = replace(
+        edge,
+        title="Inside",
+        when=TimeSpan(start - dt.timedelta(hours=1), start + dt.timedelta(seconds=1), "UTC", "UTC"),
+    )
+    world.a.put("work", inside)
+    world.sync()
+    world.sync()
+    assert world.titles(Side.B).count("Inside") == 1
+
+
+def test_the_laptops_time_zone_changing_moves_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Travel: nothing in the engine uses the laptop's zone, so nothing shifts or is re-created."""
+    import time
+
+    world.a.put("work", event("Standup", hour=14))
+    world.sync()
+    before = [(e.title, e.when) for e in world.b.all_events("home")]
+    for zone in ("Asia/Tokyo", "America/Los_Angeles"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        r = world.sync()
+        assert (r.counts["created"], r.counts["updated"], r.counts["deleted"]) == (0, 0, 0)
+    monkeypatch.delenv("TZ")
+    time.tzset()
+    assert [(e.title, e.when) for e in world.b.all_events("home")] == before

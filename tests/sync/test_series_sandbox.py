@@ -121,3 +121,53 @@ def test_weekly_standup_with_a_moved_and_a_cancelled_occurrence(
     sync(world, tmp_path)  # quiet: nothing more to do, nothing duplicated
     assert occurrences(world, origin.other) == expected
     assert occurrences(world, origin) == expected
+
+
+@pytest.mark.parametrize("origin", [Side.B, Side.A], ids=["google-to-outlook", "outlook-to-google"])
+def test_a_series_with_a_hundred_moved_occurrences_costs_batches(
+    world: SandboxWorld, tmp_path: Path, origin: Side
+) -> None:
+    """Exception storms (peer-failures): many exceptions sync in batches, not a round each."""
+    sb = SandboxWorld.sandbox
+    first = (NOW - dt.timedelta(days=NOW.weekday())).date() - dt.timedelta(days=14)
+    start = dt.datetime.combine(first, dt.time(8, 0), NY)
+    daily = Event(
+        ref=None,
+        when=TimeSpan(
+            start, start + dt.timedelta(minutes=30), "America/New_York", "America/New_York"
+        ),
+        title="Daily check-in",
+        recurrence=Recurrence("FREQ=DAILY;COUNT=120"),
+    )
+    master = world.person_put(origin, daily)
+    assert master.ref is not None
+    cal, person = world.calendar(origin), world.person[origin]
+    moved = []
+    for n in range(100):
+        was = start + dt.timedelta(days=n)
+        now = was + dt.timedelta(hours=1)
+        moved.append(
+            Event(
+                ref=None,
+                when=TimeSpan(
+                    now, now + dt.timedelta(minutes=30), "America/New_York", "America/New_York"
+                ),
+                title=f"Check-in {n}",
+                series_id=master.ref.event_id,
+                original_start=was.astimezone(dt.UTC),
+            )
+        )
+    from app.providers.base import WriteOp
+
+    results = person.apply(
+        cal, [WriteOp.create(e, key=f"person-storm-{n}") for n, e in enumerate(moved)]
+    )
+    assert all(r.ok for r in results)
+    expected = occurrences(world, origin)
+    since = sb.state.log.last_seq
+    sync(world, tmp_path)
+    requests = [e for e in sb.state.log.entries(since) if not e.batched]
+    assert occurrences(world, origin.other) == expected
+    # Bounded: a few reads and one batch per 20 (Graph) or 50 (Google) exceptions, with room for
+    # Graph finding each occurrence in batches too; never one round trip per occurrence.
+    assert len(requests) <= 40, len(requests)
