@@ -100,6 +100,8 @@ def _pairs_add(args: argparse.Namespace) -> int:
         row = svc.add_pair(
             args.name, args.outlook, args.outlook_calendar, args.google, args.google_calendar, rules
         )
+        for note in getattr(svc, "notes", []):
+            print(f"Set by your organization: {note}")
         print(f"Pair {row.name!r} added ({row.id}). Run `meridian sync --once` to start.")
         return 0
 

@@ -148,8 +148,13 @@ class SyncService:
             for side in Side
         }
         rules = rules or PairRules()
+        self.notes: list[str] = []
         if self.policy is not None:
-            self.policy.check_rules(rules, self._context(accounts[Side.A], accounts[Side.B]))
+            ctx = self._context(accounts[Side.A], accounts[Side.B])
+            # A new pair starts from what the policy allows (the person chose no fields);
+            # what they did choose and the policy forbids (a direction...) is refused.
+            rules, self.notes = self.policy.clamp_rules(rules, ctx)
+            self.policy.check_rules(rules, ctx)
         config["rules"] = rules_to_dict(rules)
         pair_id = uuid.uuid4().hex[:12]
         self.repo.add_pair(pair_id, name, config)

@@ -97,3 +97,68 @@ def test_first_launch_to_a_quiet_two_way_pair(served: dict[str, Any], tmp_path: 
 
     status = json.loads(ok(meridian(served, profile, "status", "--json")))
     assert status["pairs"][0]["last_run"]["status"] == "ok"
+
+
+def test_a_policy_forbidding_descriptions_keeps_them_out_of_copies(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    """IT says: never copy descriptions from work to personal. The copies carry none."""
+    from app.sandbox.admin import trusting_session
+
+    admin = SandboxAdmin(served["root"], served["ca_cert"])
+    work = admin.create_user("microsoft", "pat@contoso.com", "Pat")
+    home = admin.create_user("google", "pat.home@gmail.com", "Pat")
+    http = trusting_session(served["ca_cert"])
+    start = "2026-11-24T15:00:00"
+    r = http.post(
+        served["microsoft"]["graph"] + "/me/events",
+        headers={**work.auth(), "Content-Type": "application/json"},
+        json={
+            "subject": "Salary review",
+            "body": {"contentType": "text", "content": "Confidential: the numbers."},
+            "start": {"dateTime": start, "timeZone": "UTC"},
+            "end": {"dateTime": "2026-11-24T16:00:00", "timeZone": "UTC"},
+        },
+        timeout=10,
+    )
+    assert r.status_code == 201
+    admin.auto_approve("microsoft", work.id)
+    admin.auto_approve("google", home.id)
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    # A user-level policy file may only tighten; the machine has none, so this one applies.
+    (profile / "policy.json").write_text(
+        json.dumps(
+            {
+                "schema_version": 1,
+                "locked": {"fields_outlook_to_google": ["time", "title", "show_as", "privacy"]},
+            }
+        )
+    )
+    ok(meridian(served, profile, "accounts", "add", "microsoft"))
+    ok(meridian(served, profile, "accounts", "add", "google"))
+    added = ok(
+        meridian(
+            served,
+            profile,
+            "pairs",
+            "add",
+            "no-notes",
+            "--outlook",
+            work.email,
+            "--google",
+            home.email,
+            "--direction",
+            "a_to_b",
+        )
+    )
+    assert "Set by your organization" in added
+    first = json.loads(ok(meridian(served, profile, "sync", "--once", "--json")))
+    assert first["errors"] == 0 and first["created"] == 1, first
+    items = http.get(
+        f"{served['google']['api_endpoint']}calendars/{home.email}/events",
+        headers=home.auth(),
+        timeout=10,
+    ).json()["items"]
+    assert [i["summary"] for i in items] == ["Salary review"]
+    assert "Confidential" not in json.dumps(items)  # nowhere in the copy
