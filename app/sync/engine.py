@@ -249,8 +249,7 @@ class Engine:
         if retry or absent:
             for eid, ev in s.provider.get_events(s.calendar_id, [*retry, *absent]).items():
                 if ev is None:
-                    if eid in absent:
-                        deleted.add(eid)
+                    deleted.add(eid)  # asked by id and gone: an explicit deletion
                 elif eid in retry:
                     events[eid] = ev
         read = SideRead(s.calendar_id, events, frozenset(deleted), changes.full, s.owner)
