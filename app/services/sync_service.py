@@ -32,7 +32,7 @@ from app.policy.clamp import PairContext
 from app.providers.base import Calendar, CalendarProvider
 from app.services.accounts import Account, AccountService
 from app.store.repo import PairRow, Repo
-from app.sync.engine import Engine, PairSpec, RunResult, SideSpec
+from app.sync.engine import RETRY, Engine, PairSpec, RunResult, SideSpec
 
 log = logging.getLogger(__name__)
 
@@ -281,6 +281,12 @@ class SyncService:
         choice = {f: keep for f in c["fields"]} if isinstance(keep, Side) else dict(keep)
         if link is not None:
             self.repo.save_link(c["pair_id"], _prefer(self, c, link, choice))
+            # The conflicting edits are behind both cursors: have the next run read both
+            # events again (by id), so the choice is compared and written with current etags.
+            for side in Side:
+                self.repo.record_issue(
+                    c["pair_id"], side.value, link.id_on(side), RETRY, "Will be synced", "choice"
+                )
         self.repo.resolve_conflict(conflict_id, _describe(choice), remember)
         self.repo.audit(
             "person",
@@ -318,10 +324,22 @@ def _prefer(svc: SyncService, c: dict[str, Any], link: Link, choice: dict[str, S
         loser = events[side.other]
         if loser is not None:
             view[f] = rules.view(loser).get(f)
-    # Unknown etags on the chosen side make the next run compare it by content.
-    a_etag = None if Side.A in choice.values() else link.a_etag
-    b_etag = None if Side.B in choice.values() else link.b_etag
-    return replace(link, view=view, a_etag=a_etag, b_etag=b_etag)
+    # The chosen side gets no etag, so the next run compares it by content; the other side
+    # gets the etag it had when the conflict was found, so it counts as unchanged unless it
+    # was edited again since (then that newer edit is compared as usual).
+    etags: dict[Side, str | None] = {}
+    for s in Side:
+        ev = events[s]
+        etags[s] = ev.etag if ev is not None else None
+    chosen = set(choice.values())
+    return replace(
+        link,
+        view=view,
+        a_etag=None if Side.A in chosen else etags[Side.A],
+        b_etag=None if Side.B in chosen else etags[Side.B],
+        a_event=events[Side.A] or link.a_event,
+        b_event=events[Side.B] or link.b_event,
+    )
 
 
 def _describe(choice: dict[str, Side]) -> str:
