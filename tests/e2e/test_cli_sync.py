@@ -162,3 +162,32 @@ def test_a_policy_forbidding_descriptions_keeps_them_out_of_copies(
     ).json()["items"]
     assert [i["summary"] for i in items] == ["Salary review"]
     assert "Confidential" not in json.dumps(items)  # nowhere in the copy
+
+
+def test_the_tray_app_starts_on_a_profile_and_quits_on_sigterm(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    """`meridian --profile-dir P --sandbox URL` (the app a person runs) starts and stops cleanly."""
+    import queue
+    import threading
+
+    env = dict(os.environ, MERIDIAN_SANDBOX_CA=served["ca_cert"], QT_QPA_PLATFORM="offscreen")
+    cmd = [sys.executable, "-m", "app", "--profile-dir", str(tmp_path / "p")]
+    proc = subprocess.Popen(
+        [*cmd, "--sandbox", served["root"]],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stderr is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
+    seen: list[str] = []
+    try:
+        while not any("is running" in x for x in seen):
+            seen.append(lines.get(timeout=60))  # the app says so once its window/tray is up
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert "Traceback" not in "".join(seen)

@@ -6,9 +6,15 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from shots import shoot
+from uikit import World, sync_and_wait, wait_for_run
+
 from app.core.rules import PairRules, Side
 from app.services.app_service import Notice, Settings, TrayState, overall_state
-from tests.ui.conftest import World, sync_and_wait, wait_for_run
+from app.ui.bridge import Bridge
+from app.ui.pairs_page import PairsPage
 
 
 def _pair(**kw: Any) -> dict[str, Any]:
@@ -59,8 +65,8 @@ def test_sync_conflict_resolved_with_googles_version_reaches_both_sides(world: W
     first = sync_and_wait(world.svc, pair.id)
     assert first["status"] == "ok" and first["created"] == 1
     assert "Dentist" in world.titles(pair, Side.B)
-    world.edit(pair, Side.A, "Dentist", "Dentist (Outlook)")
-    world.edit(pair, Side.B, "Dentist", "Dentist (Google)")
+    world.edit(pair, Side.A, "Dentist", title="Dentist (Outlook)")
+    world.edit(pair, Side.B, "Dentist", title="Dentist (Google)")
     second = sync_and_wait(world.svc, pair.id)
     assert second["conflicts"] == 1
     assert [n.kind for n in notices] == ["conflicts"]
@@ -119,3 +125,46 @@ def test_draft_pair_previews_then_starts(world: World) -> None:
     assert [p.id for p in world.svc.pairs()] == [draft.id]
     assert first["created"] == 1
     assert "Lunch" in world.titles(draft, Side.B)
+
+
+def test_a_mass_delete_is_held_told_once_and_decided_from_the_pairs_page(
+    qtbot: QtBot, world: World
+) -> None:
+    notices: list[Notice] = []
+    world.svc.on_notice = notices.append
+    pair = world.pair()
+    for i in range(12):
+        world.add_event(pair, f"Class {i}", days=1 + i)
+    assert sync_and_wait(world.svc, pair.id)["created"] == 12
+    prov, cal = world.provider(pair, Side.A)
+    for title, event in world.events(pair, Side.A).items():
+        assert event.ref is not None and title.startswith("Class")
+        prov.delete(cal, event.ref.event_id)
+    assert sync_and_wait(world.svc, pair.id)["status"] == "held"
+    assert sync_and_wait(world.svc, pair.id)["status"] == "held"
+    assert [n.kind for n in notices] == ["held"]
+    assert world.svc.state() is TrayState.ATTENTION
+    assert len(world.titles(pair, Side.B)) == 12  # nothing was deleted
+
+    page = PairsPage(world.svc, Bridge())
+    qtbot.addWidget(page)
+    page.show()
+    assert page.confirm.isVisible() and "deletions held" in page.state.text()
+    shoot(page, "pairs-page-held")
+    done = wait_for_run(world.svc, lambda: qtbot.mouseClick(page.refuse, Qt.MouseButton.LeftButton))
+    assert done["status"] == "ok" and done["deleted"] == 0
+    assert len(world.titles(pair, Side.B)) == 12  # refused: the copies stay
+
+
+def test_a_kind_turned_off_is_not_told(world: World) -> None:
+    notices: list[Notice] = []
+    world.svc.on_notice = notices.append
+    world.svc.set_notify("conflicts", False)
+    pair = world.pair()
+    world.add_event(pair, "Standup")
+    sync_and_wait(world.svc, pair.id)
+    world.edit(pair, Side.A, "Standup", title="Standup A")
+    world.edit(pair, Side.B, "Standup", title="Standup B")
+    assert sync_and_wait(world.svc, pair.id)["conflicts"] == 1
+    assert notices == []  # off: not told...
+    assert world.svc.state() is TrayState.ATTENTION  # ...but the tray still shows it

@@ -10,14 +10,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
+from shots import shoot
+from uikit import World
 
 from app.core.rules import ConflictPolicy, Direction, PrivacyMode
 from app.services.autostart import XdgAutostart
 from app.ui.bridge import Bridge
 from app.ui.main_window import MainWindow
 from app.ui.pairs_page import NewPairDialog
-from tests.ui.conftest import World
-from tests.ui.shots import shoot
 
 WAIT = 10_000
 LEFT = Qt.MouseButton.LeftButton
@@ -159,3 +159,25 @@ def test_closing_the_window_only_hides_it(qtbot: QtBot, window: MainWindow) -> N
     assert not window.isVisible()
     window.bring_to_front()
     assert window.isVisible()
+
+
+def test_reconnect_after_the_cloud_refused_the_sign_in(
+    qtbot: QtBot, world: World, window: MainWindow
+) -> None:
+    pair = world.pair()
+    world.admin.revoke(world.google_user.id)
+    world.admin.expire_access(world.google_user.id)
+    with qtbot.waitSignal(window.pairs.bridge.run_finished, timeout=WAIT) as run:
+        world.svc.sync_now(pair.id)
+    assert run.args[0]["status"] == "needs-sign-in"
+    assert window.pairs.state.text().startswith("Waiting for you: sign in again\nMeridian can no")
+    window.tabs.setCurrentWidget(window.accounts)
+    acc = window.accounts
+    row = next(r for r in range(2) if acc.table.item(r, 0).text() == world.google_user.email)
+    assert acc.table.item(row, 2).text() == "Sign in again"
+    shoot(window, "main-accounts-sign-in")
+    acc.table.selectRow(row)
+    with qtbot.waitSignal(window.pairs.bridge.run_finished, timeout=WAIT) as run:
+        qtbot.mouseClick(acc.reconnect, LEFT)
+    assert run.args[0]["status"] == "ok"  # signed in again: the pair resumed by itself
+    qtbot.waitUntil(lambda: acc.table.item(row, 2).text() == "Connected", timeout=WAIT)

@@ -9,14 +9,14 @@ from PySide6.QtCore import QPoint
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
+from shots import SHOTS, shoot
+from uikit import World
 
 from app.core.rules import Side
 from app.services.app_service import Notice, TrayState
 from app.ui.bridge import Bridge
 from app.ui.icons import state_icon
 from app.ui.tray import Tray
-from tests.ui.conftest import World
-from tests.ui.shots import SHOTS, shoot
 
 WAIT = 10_000
 
@@ -112,8 +112,8 @@ def test_states_menu_and_tooltip_follow_the_sync(
     world.add_event(pair, "Gym")
     with qtbot.waitSignal(bridge.run_finished, timeout=WAIT):
         world.svc.sync_now(pair.id)
-    world.edit(pair, Side.A, "Gym", "Gym (Outlook)")
-    world.edit(pair, Side.B, "Gym", "Gym (Google)")
+    world.edit(pair, Side.A, "Gym", title="Gym (Outlook)")
+    world.edit(pair, Side.B, "Gym", title="Gym (Google)")
     messages: list[tuple[str, str]] = []
     tray.message.connect(lambda t, m: messages.append((t, m)))
     with qtbot.waitSignal(bridge.run_finished, timeout=WAIT):
