@@ -329,6 +329,7 @@ def _write(
     view = ctx.rules.view(merged)
     origin = Side(lk.origin.value)
     new_link = replace(_refresh(ctx, lk, current[Side.A], current[Side.B]), view=view)
+    wrote = False
     for side in (target, target.other) if both else (target,):
         base = current[side] or lk.event_on(side)
         if base is not None and ctx.rules.view(base) == view:
@@ -357,7 +358,8 @@ def _write(
                 reason=reason,
             )
         )
-    if not any(a.old_link_id == lk.id and a.kind is Kind.UPDATE for a in out.actions):
+        wrote = True
+    if not wrote:  # (a flag, not a scan of the plan: that made planning quadratic)
         out.add(Action(Kind.RECORD, link=new_link, old_link_id=lk.id, reason=reason))
 
 
@@ -433,7 +435,9 @@ def _plan_unlinked(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Plan
     claimed: set[tuple[Side, str]] = set()
     origins: dict[Side, dict[str, Event]] = {Side.A: {}, Side.B: {}}
     for side in (Side.A, Side.B):
-        tags_there = _origin_tags(ctx, side.other, side, by_side[side.other])
+        # Hashing every origin id is only needed when an unlinked event carries a tag.
+        tagged = any(_tag_of(e) for e in fresh[side].values())
+        tags_there = _origin_tags(ctx, side.other, side, by_side[side.other]) if tagged else {}
         for eid, event in fresh[side].items():
             own = _classify_tagged(ctx, side, eid, event, tags_there, by_side, out)
             if own is None:

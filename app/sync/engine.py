@@ -258,6 +258,8 @@ class Engine:
     def _record_overlaps(
         self, spec: PairSpec, reads: dict[Side, SideRead], result: RunResult
     ) -> None:
+        if not any(reads[side].events for side in Side):
+            return  # nothing new or moved: no new overlap (and no reload of every link)
         links = self.repo.links(spec.id)
         known: dict[Side, list[Event]] = {}
         for side in Side:
