@@ -242,6 +242,9 @@ class MicrosoftProvider(CalendarProvider):
             if isinstance(outcome, NotFound):
                 rows.pop(eid, None)
                 deleted.append(eid)
+            elif isinstance(outcome, ItemError):
+                # Refused for this item only: listed for the person, the run goes on.
+                skipped.append(Skipped(eid, outcome.message))
             elif isinstance(outcome, ProviderError):
                 raise outcome
             else:
