@@ -285,7 +285,13 @@ class SyncService:
             # events again (by id), so the choice is compared and written with current etags.
             for side in Side:
                 self.repo.record_issue(
-                    c["pair_id"], side.value, link.id_on(side), RETRY, "Will be synced", "choice"
+                    c["pair_id"],
+                    side.value,
+                    link.id_on(side),
+                    RETRY,
+                    "Will be synced",
+                    "choice",
+                    due_now=True,
                 )
         self.repo.resolve_conflict(conflict_id, _describe(choice), remember)
         self.repo.audit(

@@ -195,7 +195,15 @@ class Repo:
     # --- issues ----------------------------------------------------------------------------
 
     def record_issue(
-        self, pair_id: str, side: str | None, item_id: str, kind: str, title: str, message: str
+        self,
+        pair_id: str,
+        side: str | None,
+        item_id: str,
+        kind: str,
+        title: str,
+        message: str,
+        *,
+        due_now: bool = False,
     ) -> IssueRow:
         """Create or bump an issue; retries back off (1, 2, 4, ... runs capped at a day)."""
         with self.db.tx() as c:
@@ -219,7 +227,7 @@ class Repo:
                         1,
                         now.isoformat(),
                         now.isoformat(),
-                        (now + dt.timedelta(minutes=1)).isoformat(),
+                        None if due_now else (now + dt.timedelta(minutes=1)).isoformat(),
                     ),
                 )
             else:

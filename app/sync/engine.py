@@ -461,7 +461,13 @@ class Engine:
         for s, eid in marks:
             if eid and not (shown and (s, eid) == (where, item)):
                 self.repo.record_issue(
-                    spec.id, s.value, eid, RETRY, "Will be tried again", type(err).__name__
+                    spec.id,
+                    s.value,
+                    eid,
+                    RETRY,
+                    "Will be tried again",
+                    type(err).__name__,
+                    due_now=True,
                 )
         return None
 

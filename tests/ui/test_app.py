@@ -142,9 +142,9 @@ def test_the_gui_against_a_sandbox_url_uses_the_sandbox_clouds(
         profile_dir=tmp_path / "p",
         sandbox_ca=world.sandbox.ca_cert,
     )
-    svc, root = _app_service(args)
+    svc = _app_service(args)  # the service itself: run_gui takes it as it is
     try:
-        assert root == (tmp_path / "p").resolve()
+        assert svc.sync.repo.db.path.parent == (tmp_path / "p").resolve()
         assert svc.sync.endpoints.graph.startswith(world.sandbox.urls.root)
         assert svc.accounts() == [] and not svc.demo
     finally:
