@@ -154,7 +154,9 @@ class AppService:
         self.settings_path = settings_path
         self.settings = Settings.load(settings_path)
         self.autostart = autostart
-        self._locked = locked or (lambda key: None)
+        self._locked = locked or (
+            policy_lock(sync.policy) if sync.policy is not None else (lambda key: None)
+        )
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.demo = demo
         # Set by the UI (its bridge's emit); called on worker threads.
@@ -513,3 +515,35 @@ def build(
     return AppService(
         SyncService(repo, accounts, endpoints), profile.settings, autostart=autostart, demo=demo
     )
+
+
+# The UI's setting names -> the policy keys that decide them (app/policy/schema.py).
+_POLICY_KEYS: dict[str, tuple[str, ...]] = {
+    "interval": ("sync_interval_minutes",),
+    "pair.direction": ("direction", "directions_allowed"),
+    "pair.privacy": ("privacy_mode",),
+    "pair.window": ("window_past_days", "window_future_days"),
+    "pair.conflict_policy": ("conflict_policy",),
+    "pair.fields": ("fields_outlook_to_google", "fields_google_to_outlook"),
+}
+
+
+def policy_lock(policy: Any) -> Callable[[str], str | None]:
+    """``locked(key)`` for the UI from the effective policy: why a setting is not the person's."""
+
+    def locked(key: str) -> str | None:
+        if key.startswith("notify."):
+            names: tuple[str, ...] = ("notifications",)
+        else:
+            names = _POLICY_KEYS.get(key, ())
+        for name in names:
+            try:
+                is_locked = policy.locked(name)
+            except KeyError:
+                continue
+            restricted = name.endswith("_allowed") or name.startswith("fields_")
+            if is_locked or (restricted and policy.value(name) is not None):
+                return "Set by your organization"
+        return None
+
+    return locked

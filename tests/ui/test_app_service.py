@@ -168,3 +168,22 @@ def test_a_kind_turned_off_is_not_told(world: World) -> None:
     assert sync_and_wait(world.svc, pair.id)["conflicts"] == 1
     assert notices == []  # off: not told...
     assert world.svc.state() is TrayState.ATTENTION  # ...but the tray still shows it
+
+
+def test_settings_locked_by_policy_are_reported_as_set_by_the_organization(tmp_path: Path) -> None:
+    from app.policy import Locations, load_policy
+    from app.services.app_service import policy_lock
+
+    etc = tmp_path / "etc" / "meridian"
+    etc.mkdir(parents=True)
+    (etc / "policy.json").write_text(  # what IT pushes
+        '{"schema_version": 1, "locked": {"direction": "outlook_to_google", '
+        '"fields_outlook_to_google": ["time", "title"]}}'
+    )
+    policy = load_policy(Locations("linux", root=tmp_path))
+    assert policy.errors == []
+    locked = policy_lock(policy)
+    assert locked("pair.direction") == "Set by your organization"
+    assert locked("pair.fields") == "Set by your organization"
+    assert locked("pair.privacy") is None
+    assert locked("interval") is None
