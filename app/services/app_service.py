@@ -202,6 +202,13 @@ class AppService:
 
     # --- policy ---------------------------------------------------------------------------------
 
+    def export_diagnostics(self) -> Path:
+        """A diagnostic bundle for support (no secrets, titles hashed); returns the zip."""
+        from app.paths import Profile
+        from app.services.diagnostics import export_bundle
+
+        return export_bundle(Profile(self.settings_path.parent), self.repo, self.sync.policy)
+
     def locked(self, key: str) -> str | None:
         """Why a setting is set by the organization (None: the person may change it)."""
         return self._locked(key)

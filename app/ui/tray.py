@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app import APP_NAME
@@ -25,6 +25,7 @@ _WARN = {"sign-in", "held", "failing"}
 
 
 class Tray(QObject):
+    exported = Signal(str)  # the diagnostic bundle just written
     open_requested = Signal()
     conflicts_requested = Signal()
     quit_requested = Signal()
@@ -142,8 +143,16 @@ class Tray(QObject):
         if n:
             self._add(m, f"Conflicts waiting ({n})\u2026", self.conflicts_requested.emit)
         m.addSeparator()
+        self._add(m, "Export diagnostics\u2026", self.export_diagnostics)
         self._add(m, f"Open {APP_NAME}", self.open_requested.emit)
         self._add(m, f"Quit {APP_NAME}", self.quit_requested.emit)
+
+    @Slot()
+    def export_diagnostics(self) -> None:
+        """Make the bundle support asks for, then show it in the file manager."""
+        bundle = self.svc.export_diagnostics()
+        self.exported.emit(str(bundle))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(bundle.parent)))
 
     def _add(self, menu: QMenu, text: str, slot: Callable[[], object]) -> QAction:
         action = menu.addAction(text)

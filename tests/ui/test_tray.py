@@ -67,6 +67,7 @@ def test_states_menu_and_tooltip_follow_the_sync(
         "Up to date",
         "Sync now",
         "Pause syncing",
+        "Export diagnostics\u2026",
         "Open Meridian",
         "Quit Meridian",
     ]
@@ -175,3 +176,16 @@ def _icon_sheet() -> None:
     painter.end()
     SHOTS.mkdir(parents=True, exist_ok=True)
     image.save(str(SHOTS / "tray-icons.png"))
+
+
+def test_export_diagnostics_from_the_menu_writes_a_bundle(qtbot: QtBot, tray: Tray) -> None:
+    import zipfile
+    from pathlib import Path
+
+    assert any(t.startswith("Export diagnostics") for t in _menu(tray))
+    with qtbot.waitSignal(tray.exported, timeout=10_000) as sig:
+        tray.action("Export diagnostics").trigger()
+    bundle = Path(sig.args[0])
+    assert bundle.exists()
+    names = zipfile.ZipFile(bundle).namelist()
+    assert any(n.endswith("README.txt") for n in names)
