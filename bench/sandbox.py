@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.sandbox.admin import SandboxAdmin
+from app.sandbox.server import SandboxUrls
 from bench.measure import proc_cpu_seconds
 
 
@@ -26,16 +27,20 @@ class SandboxInfo:
     latency_ms: int
 
     @property
+    def urls(self) -> SandboxUrls:
+        return SandboxUrls(self.root)  # the one place the sandbox's paths are spelled
+
+    @property
     def graph(self) -> str:
-        return f"{self.root}/v1.0"
+        return self.urls.graph
 
     @property
     def google_api(self) -> str:
-        return f"{self.root}/calendar/v3/"
+        return self.urls.google_api
 
     @property
     def google_batch(self) -> str:
-        return f"{self.root}/batch/calendar/v3"
+        return self.urls.google_batch
 
     def admin(self) -> SandboxAdmin:
         return SandboxAdmin(self.root, self.ca_cert, timeout=120)
