@@ -91,6 +91,10 @@ class PairEditor(QWidget):
         self.policy = _combo(POLICIES)  # type: ignore[arg-type]
 
         self.fields: dict[str, QCheckBox] = {}
+        # The person's choice per field, kept while a privacy mode hides it: the boxes show what
+        # is actually copied (a field the mode leaves out is shown unchecked, not "checked but
+        # greyed", which read as "copied").
+        self._chosen: dict[str, bool] = {}
         fields_box = QGridLayout()
         fields_box.setContentsMargins(0, 0, 0, 0)
         for i, group in enumerate(FIELD_GROUPS):
@@ -99,6 +103,7 @@ class PairEditor(QWidget):
                 box.setEnabled(False)  # a copy always has the time of its original
                 box.setToolTip("Always copied")
             self.fields[group] = box
+            box.toggled.connect(lambda on, g=group: self._field_toggled(g, on))
             fields_box.addWidget(box, i // 3, i % 3)
         fields = QWidget()
         fields.setLayout(fields_box)
@@ -171,8 +176,17 @@ class PairEditor(QWidget):
         self.busy_label.setVisible(busy)
         fields_locked = self.svc.locked("pair.fields") is not None
         for group, box in self.fields.items():
-            if group != "time":
-                box.setEnabled(group in MODE_GROUPS[mode] and not fields_locked)
+            if group == "time":
+                continue
+            allowed = group in MODE_GROUPS[mode]
+            box.setEnabled(allowed and not fields_locked)
+            box.blockSignals(True)  # showing the mode's effect is not the person's choice
+            box.setChecked(allowed and self._chosen.get(group, False))
+            box.blockSignals(False)
+
+    def _field_toggled(self, group: str, on: bool) -> None:
+        if self.fields[group].isEnabled():
+            self._chosen[group] = on
 
     def set_rules(self, r: PairRules) -> None:
         _select(self.direction, r.direction)
@@ -181,8 +195,11 @@ class PairEditor(QWidget):
         self.past.setValue(r.window_past_days)
         self.future.setValue(r.window_future_days)
         _select(self.policy, r.conflict_policy)
+        self._chosen = {g: g in r.fields for g in self.fields}
         for group, box in self.fields.items():
+            box.blockSignals(True)
             box.setChecked(group in r.fields or group == "time")
+            box.blockSignals(False)
         ex = r.exclusions
         self.ex_private.setChecked(ex.private)
         self.ex_free.setChecked(ex.free)
@@ -212,7 +229,7 @@ class PairEditor(QWidget):
             direction=Direction(self.direction.currentData()),
             window_past_days=self.past.value(),
             window_future_days=self.future.value(),
-            fields=frozenset(g for g, b in self.fields.items() if b.isChecked()),
+            fields=frozenset(g for g in self.fields if g == "time" or self._chosen.get(g)),
             privacy=PrivacyMode(self.privacy.currentData()),
             exclusions=exclusions,
             conflict_policy=ConflictPolicy(self.policy.currentData()),

@@ -181,3 +181,22 @@ def test_reconnect_after_the_cloud_refused_the_sign_in(
         qtbot.mouseClick(acc.reconnect, LEFT)
     assert run.args[0]["status"] == "ok"  # signed in again: the pair resumed by itself
     qtbot.waitUntil(lambda: acc.table.item(row, 2).text() == "Connected", timeout=WAIT)
+
+
+def test_busy_blocks_show_the_fields_they_leave_out_unchecked_and_keep_the_choice(
+    qtbot: QtBot, world: World
+) -> None:
+    from app.core.rules import PairRules, PrivacyMode
+    from app.ui.pair_editor import PairEditor
+
+    editor = PairEditor(world.svc)
+    qtbot.addWidget(editor)
+    editor.set_rules(PairRules())
+    busy = editor.privacy.findData(PrivacyMode.BUSY.value)
+    editor.privacy.setCurrentIndex(busy)
+    assert not editor.fields["description"].isChecked()  # not copied as a busy block
+    assert not editor.fields["description"].isEnabled()
+    assert editor.fields["show_as"].isChecked() and editor.fields["show_as"].isEnabled()
+    editor.privacy.setCurrentIndex(editor.privacy.findData(PrivacyMode.FULL.value))
+    assert editor.fields["description"].isChecked()  # the person's choice came back
+    assert "description" in editor.rules().fields
