@@ -202,6 +202,46 @@ class AppService:
 
     # --- policy ---------------------------------------------------------------------------------
 
+    def health_summary(self, days: int = 7) -> str:
+        """One line for the main window: how syncing went lately (the same figures IT gets)."""
+        from app.services.metrics import compute
+
+        since = (self.clock() - dt.timedelta(days=days)).isoformat(timespec="seconds")
+        m = compute(self.repo.db.conn, since=since).overall
+        lat = m.latency
+        latency = (
+            f"changes arrived in {lat.median_s:.0f} s (median), {lat.p95_s:.0f} s (95%)"
+            if lat.median_s is not None and lat.p95_s is not None
+            else "no changes copied yet"
+        )
+        by_person = f"{m.conflicts_by_person} by you"
+        return (
+            f"Last {days} days: {m.runs} syncs, {m.failures} failed; {latency}; conflicts: "
+            f"{m.conflicts_merged} merged, {m.conflicts_by_policy} by rule, {by_person}, "
+            f"{m.conflicts_open} waiting; overlaps: {m.overlaps_found} found, "
+            f"{m.overlaps_acted} handled."
+        )
+
+    def housekeeping(self, now: dt.datetime | None = None) -> None:
+        """At most hourly, after runs: the daily health summary where IT's policy asks for it,
+        and the audit log's retention. Failures are logged, never raised into a sync."""
+        now = now or self.clock()
+        last = getattr(self, "_housekept", None)
+        if last is not None and now - last < dt.timedelta(hours=1):
+            return
+        self._housekept = now
+        from app.services.diagnostics import prune_audit
+        from app.services.metrics import publish_daily
+
+        policy = self.sync.policy
+        try:
+            if policy is not None:
+                publish_daily(self.repo, policy, now)
+            days = int(policy.value("audit_retention_days")) if policy is not None else 365
+            prune_audit(self.repo, days, now)
+        except Exception:
+            log.exception("housekeeping failed")
+
     def export_diagnostics(self) -> Path:
         """A diagnostic bundle for support (no secrets, titles hashed); returns the zip."""
         from app.paths import Profile
@@ -331,6 +371,7 @@ class AppService:
     def _finished(self, pair_id: str, result: RunResult | None) -> None:
         if result is None:
             return
+        self.housekeeping()
         now = self.clock()
         row = self.repo.pair(pair_id)
         info = {**result.as_dict(), "name": row.name if row else pair_id, "at": now.isoformat()}

@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
+    QLabel,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -39,11 +40,15 @@ class ActivityPage(QWidget):
         for col in range(4):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.health = QLabel()
+        self.health.setWordWrap(True)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.health)
         layout.addWidget(self.table)
         self.refresh()
 
     def refresh(self) -> None:
+        self.health.setText(self.svc.health_summary())
         rows = self.svc.activity()
         names = {p.id: p.name for p in self.svc.pairs()}
         self.table.setRowCount(len(rows))

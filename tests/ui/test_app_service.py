@@ -187,3 +187,27 @@ def test_settings_locked_by_policy_are_reported_as_set_by_the_organization(tmp_p
     assert locked("pair.fields") == "Set by your organization"
     assert locked("pair.privacy") is None
     assert locked("interval") is None
+
+
+def test_the_main_window_health_line_counts_the_runs(world: World) -> None:
+    pair = world.pair()
+    world.add_event(pair, "Standup")
+    assert sync_and_wait(world.svc, pair.id)["status"] == "ok"
+    import re
+
+    line = world.svc.health_summary()
+    found = re.match(r"Last 7 days: (\d+) syncs, 0 failed;", line)
+    assert found and int(found.group(1)) >= 1, line
+    assert "conflicts: 0 merged" in line
+
+
+def test_housekeeping_prunes_the_audit_log_at_most_hourly(world: World) -> None:
+    import datetime as dt
+
+    world.svc.repo.audit("person", "ancient")
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=400)
+    world.svc.housekeeping(later)  # the default retention is a year
+    assert [r for r in world.svc.repo.audit_rows() if r["action"] == "ancient"] == []
+    world.svc.repo.audit("person", "ancient")
+    world.svc.housekeeping(later + dt.timedelta(minutes=5))  # within the hour: nothing runs
+    assert [r["action"] for r in world.svc.repo.audit_rows()].count("ancient") == 1
