@@ -424,7 +424,18 @@ class Engine:
             )
         kind = "created" if action.kind is Kind.CREATE else "updated"
         result.counts[kind] += 1
-        self._audit(spec, kind, side, written.ref.event_id, action.reason)
+        source = action.origin_event or (action.link.event_on(side.other) if action.link else None)
+        changed = source.updated if source is not None else None
+        self.repo.audit(
+            "sync",
+            kind,
+            pair_id=spec.id,
+            side=side.value,
+            item_id=written.ref.event_id,
+            why=action.reason,
+            # When the change was made on the other calendar: the sync latency metric.
+            details={"source_changed_at": changed.isoformat()} if changed else None,
+        )
         return None
 
     def _write_failed(
