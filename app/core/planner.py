@@ -206,7 +206,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
     if o_event is not None:
         why_not = ctx.rules.excluded(o_event, ctx.read(origin).owner)
         if why_not is not None:
-            _delete_copy(ctx, lk, copy, out, f"the original is now excluded: {why_not}")
+            _delete(lk, copy, out, f"the original is now excluded: {why_not}")
             return
         if not in_window(o_event, ctx.window):
             return  # left the window: the copy is left alone (never deleted for that)
@@ -218,7 +218,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
         if two_way and changed[copy]:
             _recreate(ctx, lk, origin, from_side=copy, source=cur[copy], out=out)
         else:
-            _delete_copy(ctx, lk, copy, out, "the original was deleted")
+            _delete(lk, copy, out, "the original was deleted")
         return
     if deleted[copy]:
         if two_way and not changed[origin]:
@@ -384,10 +384,6 @@ def _delete(lk: Link, side: Side, out: Plan, reason: str) -> None:
             reason=reason,
         )
     )
-
-
-def _delete_copy(ctx: Context, lk: Link, copy: Side, out: Plan, reason: str) -> None:
-    _delete(lk, copy, out, reason)
 
 
 def _recreate(
@@ -647,30 +643,33 @@ def _copy_new(ctx: Context, side: Side, eid: str, event: Event, out: Plan) -> No
         return
     if not in_window(event, ctx.window):
         return
-    target = side.other
-    tag = _tag(ctx, side, eid)
-    copy = _render(ctx, side, eid, event)
+    out.add(_create_copy(ctx, side, eid, event, _render(ctx, side, eid, event), "new event"))
+
+
+def _create_copy(
+    ctx: Context, side: Side, eid: str, origin: Event, copy: Event, reason: str
+) -> Action:
+    """Create ``copy`` of ``origin`` (living on ``side``) on the other side, and link them."""
     a_id, b_id = (eid, "") if side is Side.A else ("", eid)
-    out.add(
-        Action(
-            Kind.CREATE,
-            side=target,
-            event=copy,
-            origin_event=event,
-            key=identity.key_for(tag, 0),
-            reason="new event",
-            link=Link(
-                None,
-                Origin(side.value),
-                a_id,
-                b_id,
-                event.etag if side is Side.A else None,
-                event.etag if side is Side.B else None,
-                ctx.rules.view(event),
-                event if side is Side.A else None,
-                event if side is Side.B else None,
-            ),
-        )
+    on_a = side is Side.A
+    return Action(
+        Kind.CREATE,
+        side=side.other,
+        event=copy,
+        origin_event=origin,
+        key=identity.key_for(_tag(ctx, side, eid), 0),
+        reason=reason,
+        link=Link(
+            None,
+            Origin(side.value),
+            a_id,
+            b_id,
+            origin.etag if on_a else None,
+            None if on_a else origin.etag,
+            ctx.rules.view(origin),
+            origin if on_a else None,
+            None if on_a else origin,
+        ),
     )
 
 
@@ -762,29 +761,7 @@ def _plan_exceptions(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Pl
             copy = replace(
                 _render(ctx, side, eid, ev), series_id=twin_id, original_start=ev.original_start
             )
-            tag = _tag(ctx, side, eid)
-            a_id, b_id = (eid, "") if side is Side.A else ("", eid)
-            out.add(
-                Action(
-                    Kind.CREATE,
-                    side=other,
-                    event=copy,
-                    origin_event=ev,
-                    key=identity.key_for(tag, 0),
-                    reason="a moved or edited occurrence",
-                    link=Link(
-                        None,
-                        Origin(side.value),
-                        a_id,
-                        b_id,
-                        ev.etag if side is Side.A else None,
-                        ev.etag if side is Side.B else None,
-                        ctx.rules.view(ev),
-                        ev if side is Side.A else None,
-                        ev if side is Side.B else None,
-                    ),
-                )
-            )
+            out.add(_create_copy(ctx, side, eid, ev, copy, "a moved or edited occurrence"))
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
