@@ -7,14 +7,14 @@ selected (api-spec §2.7). A cancelled occurrence has no event of its own any mo
 named in Graph's own notation, ``OID.<seriesMasterId>.<local date>``, both when read and when
 written; its ``when`` is a zero-length placeholder at the original start, as on Google.
 
-To write an exception the occurrence is found with ``/instances`` a day either side of its
-original start, matching ``originalStart`` (api-spec §3.4).
+To write an exception the occurrence is found with ``/instances`` around its original start,
+matching ``originalStart`` (api-spec §3.4); nearby occurrences of one series share a listing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 from urllib.parse import quote
@@ -124,29 +124,57 @@ def is_member_op(op: WriteOp) -> bool:
     return op.kind is OpKind.CREATE or (op.kind is OpKind.UPDATE and ev.status is Status.CANCELLED)
 
 
-def instances_path(series_path: str, original: dt.datetime | dt.date) -> str:
-    """The occurrences around an original start: a day either side (more for all-day)."""
+def occurrence_key(original: dt.datetime | dt.date) -> str:
+    """How two original starts compare: instants in UTC, dates as dates (never equal)."""
+    return iso(original) if isinstance(original, dt.datetime) else original.isoformat()
+
+
+def _around(original: dt.datetime | dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """A day either side of an original start (more for all-day: its zone is not known)."""
     if isinstance(original, dt.datetime):
-        start, end = original - dt.timedelta(days=1), original + dt.timedelta(days=1)
-    else:
-        start = dt.datetime.combine(original - dt.timedelta(days=1), dt.time(), dt.UTC)
-        end = start + dt.timedelta(days=3)
-    params = (("startDateTime", iso(start)), ("endDateTime", iso(end)), ("$top", "50"))
+        return original - dt.timedelta(days=1), original + dt.timedelta(days=1)
+    start = dt.datetime.combine(original - dt.timedelta(days=1), dt.time(), dt.UTC)
+    return start, start + dt.timedelta(days=3)
+
+
+# Occurrences closer than this share one /instances listing: a series has at most one
+# occurrence a day on Graph, so a gap of a week costs at most seven extra rows.
+MERGE_GAP: Final = dt.timedelta(days=7)
+INSTANCES_PAGE: Final = 1000
+
+
+def instance_spans(
+    originals: Iterable[dt.datetime | dt.date],
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The /instances ranges that find every one of ``originals``: one per cluster, so 500
+    exceptions of a daily series cost one listing, not 500."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for lo, hi in sorted(_around(o) for o in originals):
+        if merged and lo - merged[-1][1] <= MERGE_GAP:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+def instances_path(series_path: str, start: dt.datetime, end: dt.datetime) -> str:
+    params = (
+        ("startDateTime", iso(start)),
+        ("endDateTime", iso(end)),
+        ("$top", str(INSTANCES_PAGE)),
+    )
     return f"{series_path}/instances{query(*params)}"
 
 
-def match_instance(listing: Any, original: dt.datetime | dt.date) -> Mapping[str, Any] | None:
-    """The instance in an ``/instances`` answer whose original start is ``original``."""
+def index_instances(listing: Any) -> dict[str, Mapping[str, Any]]:
+    """The instances of an ``/instances`` answer by ``occurrence_key`` of their original start."""
     values = listing.get("value") if isinstance(listing, Mapping) else None
+    out: dict[str, Mapping[str, Any]] = {}
     for item in values if isinstance(values, list) else []:
         try:
             found = event_from_graph(item, "").original_start
         except Unparseable:
             continue
-        if isinstance(found, dt.datetime) and isinstance(original, dt.datetime):
-            same = found.astimezone(dt.UTC) == original.astimezone(dt.UTC)
-        else:  # dates compare as dates; a date never equals an instant
-            same = type(found) is type(original) and found == original
-        if same:
-            return dict(item)
-    return None
+        if found is not None:
+            out[occurrence_key(found)] = dict(item)
+    return out

@@ -73,10 +73,12 @@ from app.providers.graph_series import (
     MASTER_QUERY,
     ZONE_QUERY,
     cancelled_occurrence,
+    index_instances,
+    instance_spans,
     instances_path,
     is_member_op,
     iso,
-    match_instance,
+    occurrence_key,
     query,
     series_events,
     with_tag,
@@ -449,31 +451,59 @@ class MicrosoftProvider(CalendarProvider):
 
     def _locate(self, ops: Sequence[tuple[int, WriteOp]]) -> dict[int, _Occurrence | ProviderError]:
         """For series-member ops: the series' zone, and the occurrence at the original start."""
-        calls: list[Call] = []
-        for _, op in ops:
+        members: list[tuple[int, str, dt.datetime | dt.date]] = []
+        for i, op in ops:
             assert op.event is not None and op.event.series_id is not None
-            series = op.event.series_id
             assert op.event.original_start is not None
-            calls += [
-                Call("GET", self._ev(series) + ZONE_QUERY),
-                Call("GET", instances_path(self._ev(series), op.event.original_start)),
-            ]
-        outcomes = self.http.batch(calls, kind="locate")
+            members.append((i, op.event.series_id, op.event.original_start))
+        series = list(dict.fromkeys(m for _, m, _ in members))
+        zones = self.http.batch(
+            [Call("GET", self._ev(m) + ZONE_QUERY) for m in series], kind="locate"
+        )
+        found, failed = self._occurrences([(m, x) for _, m, x in members])
         out: dict[int, _Occurrence | ProviderError] = {}
-        for n, (i, op) in enumerate(ops):
-            master, listing = outcomes[2 * n], outcomes[2 * n + 1]
+        for i, m, original in members:
+            master = zones[series.index(m)]
             if isinstance(master, ProviderError):
                 out[i] = master
                 continue
-            if isinstance(listing, ProviderError):
-                out[i] = listing
+            if m in failed:
+                out[i] = failed[m]
                 continue
             zone_name = timezones.canonical_iana(str(master.body.get("originalStartTimeZone")))
             zone = (timezones.zone(zone_name) if zone_name else None) or dt.UTC
-            assert op.event is not None and op.event.original_start is not None
-            item = match_instance(listing.body, op.event.original_start)
-            out[i] = _Occurrence(zone, item)
+            out[i] = _Occurrence(zone, found[m].get(occurrence_key(original)))
         return out
+
+    def _occurrences(
+        self, wanted: Sequence[tuple[str, dt.datetime | dt.date]]
+    ) -> tuple[dict[str, dict[str, Mapping[str, Any]]], dict[str, ProviderError]]:
+        """Each series' occurrences around the wanted original starts, by ``occurrence_key``,
+        and the error that stopped a series' listing. Nearby starts share one listing."""
+        by_series: dict[str, list[dt.datetime | dt.date]] = {}
+        for series_id, original in wanted:
+            by_series.setdefault(series_id, []).append(original)
+        found: dict[str, dict[str, Mapping[str, Any]]] = {m: {} for m in by_series}
+        failed: dict[str, ProviderError] = {}
+        spans = [
+            (m, instances_path(self._ev(m), lo, hi))
+            for m, originals in by_series.items()
+            for lo, hi in instance_spans(originals)
+        ]
+        outcomes = self.http.batch([Call("GET", path) for _, path in spans], kind="locate")
+        for (m, _), outcome in zip(spans, outcomes, strict=True):
+            while isinstance(outcome, Reply):
+                found[m].update(index_instances(outcome.body))
+                more = outcome.body.get("@odata.nextLink")
+                if not isinstance(more, str):
+                    break
+                try:  # a listing longer than a page: rare, as Graph repeats at most daily
+                    outcome = self.http.send("GET", more, kind="locate")
+                except ProviderError as err:
+                    outcome = err
+            if isinstance(outcome, ProviderError):
+                failed.setdefault(m, outcome)
+        return found, failed
 
     def _used_keys(self, calendar_id: str, results: list[WriteResult]) -> None:
         """A create refused as a duplicate transactionId (the other reading of §2.3 [U], the
@@ -518,15 +548,13 @@ class MicrosoftProvider(CalendarProvider):
         ]  # fmt: skip
         if not todo:
             return
-        listings = self.http.batch(
-            [Call("GET", instances_path(self._ev(m), x)) for _, m, x in todo], kind="locate"
-        )
+        found, unlisted = self._occurrences([(m, x) for _, m, x in todo])
         failed: dict[int, ProviderError] = {}
         deletes: list[tuple[int, Call]] = []
-        for (i, _, x), listing in zip(todo, listings, strict=True):
-            if isinstance(listing, ProviderError):
-                failed[i] = listing
-            elif (item := match_instance(listing.body, x)) is not None:
+        for i, m, x in todo:
+            if m in unlisted:
+                failed[i] = unlisted[m]
+            elif (item := found[m].get(occurrence_key(x))) is not None:
                 deletes.append((i, Call("DELETE", self._ev(str(item["id"])))))
         outcomes = self.http.batch([c for _, c in deletes], kind="write")
         for (i, _), outcome in zip(deletes, outcomes, strict=True):
