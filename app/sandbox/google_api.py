@@ -725,6 +725,33 @@ def _notify(
             state.record_mail("google", uid, mail_kind, sorted(recipients), res["id"], why)
 
 
+def _reply(
+    state: SandboxState,
+    uid: str,
+    send: str,
+    res: dict[str, Any],
+    old: dict[str, Any],
+    why: str,
+) -> None:
+    """A guest's copy: changing its own responseStatus answers the organizer, nobody else.
+
+    [Derived] Google mails the organizer a guest's response (as its web UI does); a guest's
+    other edits stay on the guest's copy and mail no one.
+    """
+    if send == "none":
+        return
+
+    def mine(r: dict[str, Any]) -> str | None:
+        return next((a["responseStatus"] for a in r.get("attendees", []) if a.get("self")), None)
+
+    organizer = res["organizer"]["email"]
+    known = {u["email"].lower() for u in state.users("google")}
+    if send == "externalOnly" and organizer.lower() in known:
+        return
+    if mine(res) is not None and mine(res) != mine(old):
+        state.record_mail("google", uid, "reply", [organizer], res["id"], why)
+
+
 def _write_ctx(ctx: Context) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     cal = gs.calendar_of(ctx.state, ctx.user_id, ctx.params["calendarId"])
     user = ctx.state.user(ctx.user_id or "")
@@ -821,7 +848,10 @@ def _modify(ctx: Context, *, patch: bool) -> Response:
         gs.commit_master(ctx.state, g, cal["id"], series, new)
     kind = "cancellation" if new["status"] == "cancelled" != cur["status"] else "update"
     why = f"events.{'patch' if patch else 'update'} sendUpdates={send}"
-    _notify(ctx.state, user["id"], send, kind, new, cur, why)
+    if cur["organizer"].get("self"):
+        _notify(ctx.state, user["id"], send, kind, new, cur, why)
+    else:
+        _reply(ctx.state, user["id"], send, new, cur, why)
     return Response.json(200, gs.render(new), {"ETag": new["etag"]})
 
 

@@ -61,6 +61,12 @@ def register(router: Router) -> None:
             scoped(graph_events.cancel_event, scope),
         )
         add(
+            "POST",
+            base + "/{eid}/decline",
+            "events.decline",
+            scoped(graph_events.decline_event, scope),
+        )
+        add(
             "GET",
             base + "/{eid}/instances",
             "events.instances",

@@ -1,4 +1,5 @@
-"""Graph event endpoints: list, get, create, update, delete, cancel, instances, calendarView."""
+"""Graph event endpoints: list, get, create, update, delete, cancel, decline, instances,
+calendarView."""
 
 from __future__ import annotations
 
@@ -83,6 +84,11 @@ _MEETING_FIELDS = {
 }
 _ORGANIZER_ONLY = (
     "Your request can't be completed. You need to be an organizer to cancel a meeting."
+)
+# [O] Exchange's response code for a decline of one's own meeting, which Graph answers with 400
+# (its OData error table); the text is the EWS description of the code.
+_ORGANIZER_DECLINES = (
+    "The user is the organizer of this meeting, and cannot, therefore, decline it."
 )
 
 
@@ -428,6 +434,72 @@ def cancel_event(ctx: Context, scope: str) -> Response:
     # event-cancel: the organizer's copy goes to Deleted Items and attendees get a cancellation.
     _remove(call, item, "cancelled")
     return Response.empty(202, call.view.headers())
+
+
+def decline_event(ctx: Context, scope: str) -> Response:
+    """event-decline: 202; the organizer gets the response unless ``sendResponse`` is false."""
+    call = resolve(ctx)
+    item = gs.find_item(call.mbx, ctx.params["eid"], _cal_id(call, scope))
+    raw = call.req.body
+    body = gm.check(gm.parse_json(raw), "declineParameters") if raw.strip() else {}
+    ev = item if isinstance(item, dict) else (item.exception or item.master)
+    if ev["isOrganizer"]:
+        raise ApiError(400, "ErrorCalendarIsOrganizerForDecline", _ORGANIZER_DECLINES)
+    send = body.get("sendResponse") is not False  # "Optional. Default is true."
+    # event-decline: a proposed time is refused (400) when the event takes no proposals, or
+    # when the response is not sent.
+    proposes = body.get("proposedNewTime") is not None
+    if proposes and (not send or not ev["props"]["allowNewTimeProposals"]):
+        raise ApiError(
+            400,
+            "ErrorInvalidRequest",
+            "A new time can only be proposed in a response sent to the organizer of a "
+            "meeting that allows new time proposals.",
+        )
+    organizer = str(ev["organizer"]["emailAddress"].get("address") or "")
+    if send and organizer:
+        event_id = ev["id"] if isinstance(item, dict) else item.id
+        gs.send_mail(call.state, call.uid, "response", [organizer], event_id, "meeting declined")
+        if isinstance(item, dict):  # [U] responses to one occurrence are not delivered
+            _tell_organizer(call, ev, organizer)
+    if call.state.settings.switches.graph_decline_removes_event:
+        _remove(call, item, "declined")
+    else:
+        target = ev if isinstance(item, dict) else _exception_of(call, item)
+        declined = {"response": "declined", "time": gs.now_stamp()}
+        target["responseStatus"] = dict(declined)
+        me = call.owner["address"].lower()
+        for att in target["props"].get("attendees") or []:  # [U] our own line in the list too
+            if str(att.get("emailAddress", {}).get("address", "")).lower() == me:
+                att["status"] = dict(declined)
+        gs.touch(call.state, call.mbx, target)
+    return Response.empty(202, call.view.headers())
+
+
+def _exception_of(call: Call, inst: gs.Instance) -> dict[str, Any]:
+    """The occurrence as an exception of its own (made now if it was a plain occurrence)."""
+    if inst.exception is not None:
+        return inst.exception
+    ev = gm.exception_from(call.mbx, inst.master, inst.original_start)
+    call.mbx["events"][ev["id"]] = ev
+    inst.master["exceptions"][gs.to_iso(inst.original_start)] = ev["id"]
+    return ev
+
+
+def _tell_organizer(call: Call, ev: dict[str, Any], organizer: str) -> None:
+    """The response reaches an organizer's sandbox mailbox: their copy shows us as declined."""
+    found = gs.mailbox_of_address(call.state, organizer)
+    if found is None:
+        return
+    _, mbx = found
+    me = call.owner["address"].lower()
+    for theirs in mbx["events"].values():
+        if theirs.get("copies", {}).get(call.uid) != ev["id"]:
+            continue
+        for att in theirs["props"].get("attendees") or []:
+            if str(att.get("emailAddress", {}).get("address", "")).lower() == me:
+                att["status"] = {"response": "declined", "time": gs.now_stamp()}
+        gs.touch(call.state, mbx, theirs)
 
 
 def _remove(call: Call, item: dict[str, Any] | gs.Instance, why: str) -> None:

@@ -184,6 +184,13 @@ _TYPES: dict[str, dict[str, Any]] = {
         "defaultOnlineMeetingProvider": "any",
     },
     "cancelParameters": {"comment": _S},
+    # event-decline's parameters; a proposed time is a timeSlot {start, end}.
+    "declineParameters": {
+        "comment": _S,
+        "sendResponse": _B,
+        "proposedNewTime": ("obj", "timeSlot"),
+    },
+    "timeSlot": {"start": ("obj", "dateTimeTimeZone"), "end": ("obj", "dateTimeTimeZone")},
 }
 _EXT_ID = re.compile(
     r"^(String|Integer|Boolean|SystemTime|Binary|Guid|Double|Currency|Long|Short|Float)\s+"

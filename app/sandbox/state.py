@@ -49,6 +49,10 @@ class Switches:
     graph_transaction_id_returns_existing: bool = True
     # §2.8 [O/U]: If-Match W/"changeKey" -> 412 ErrorIrresolvableConflict.
     graph_if_match: bool = True
+    # [O] event-decline says nothing of the attendee's copy; Exchange moves a declined meeting
+    # to Deleted Items (after a decline the event is gone, msgraph-docs-contrib#7924). False
+    # keeps it in the calendar with responseStatus "declined".
+    graph_decline_removes_event: bool = True
     # §1.4 [U]: nextSyncToken is withheld when orderBy (or q, iCalUID...) was used.
     google_sync_token_with_filters: bool = False
     # §1.7: deleted ids stay reserved (409 duplicate on re-insert).

@@ -121,6 +121,8 @@ class AccountService:
         self.on_url = on_url
         self.on_device_code = on_device_code
         self._sources: dict[str, TokenSource] = {}
+        # Bumped at each sign-in and sign-out: a provider made before is stale (SyncService).
+        self._generations: dict[str, int] = {}
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -249,6 +251,7 @@ class AccountService:
         entry = google_oauth.ENTRY if signed.provider == "google" else microsoft_oauth.ENTRY
         self.vault.put(account_id, entry, signed.secret, new_account=True)
         self._sources.pop(account_id, None)
+        self._generations[account_id] = self.generation(account_id) + 1
         with self.repo.db.tx() as c:
             c.execute(
                 "INSERT INTO accounts (id, provider, email, display_name, tenant, status, "
@@ -291,7 +294,11 @@ class AccountService:
             secret = self.vault.get(account.id, google_oauth.ENTRY)
             revoked = bool(secret) and google_oauth.revoke_stored(self.config.google, secret or "")
         self.vault.delete_account(account.id)
-        self._sources.pop(account.id, None)
+        source = self._sources.pop(account.id, None)
+        if isinstance(source, _GuardedSource):
+            # A sync running now holds this source: its next request stops with a clear word.
+            source.close()
+        self._generations[account.id] = self.generation(account.id) + 1
         with self.repo.db.tx() as c:
             c.execute(
                 "UPDATE accounts SET status = ?, status_told = 1 WHERE id = ?",
@@ -329,6 +336,10 @@ class AccountService:
             )
 
     # --- while syncing -----------------------------------------------------------------------
+
+    def generation(self, account_id: str) -> int:
+        """How many times the account was signed in or out in this process."""
+        return self._generations.get(account_id, 0)
 
     def token_source(self, account_id: str) -> TokenSource:
         """What the account's provider asks for access tokens; marks the account on AuthRequired."""
@@ -425,8 +436,19 @@ class _GuardedSource:
         self.account_id = account.id
         self._account = account
         self._mark = mark
+        self.closed = False
+
+    def close(self) -> None:
+        """The person signed out: no token is handed out any more, even one still cached."""
+        self.closed = True
 
     def access_token(self, *, force_refresh: bool = False) -> str:
+        if self.closed:
+            raise AuthRequired(
+                f"You signed out of {self._account.label} while Meridian was syncing it, so "
+                "the sync stopped there. Sign in again to resume syncing its calendars.",
+                title="Signed out",
+            )
         try:
             return self.inner.access_token(force_refresh=force_refresh)
         except AuthRequired as err:

@@ -32,8 +32,9 @@ from app.paths import Profile
 from app.providers.base import Calendar
 from app.services.accounts import Account, AccountService, AuthConfig
 from app.services.autostart import Autostart, default_command
+from app.services.overlap_service import OverlapActions, OverlapEvent, OverlapView
 from app.services.scheduler import SyncScheduler
-from app.services.sync_service import Endpoints, SyncService
+from app.services.sync_service import CALENDAR_GONE, Endpoints, SyncService
 from app.store.db import Database
 from app.store.repo import PairRow, Repo
 from app.sync.engine import RunResult
@@ -46,6 +47,8 @@ __all__ = [
     "AppService",
     "Calendar",
     "Notice",
+    "OverlapEvent",
+    "OverlapView",
     "PairRow",
     "Settings",
     "TrayState",
@@ -55,6 +58,7 @@ __all__ = [
 
 NOTICE_KINDS: dict[str, str] = {
     "conflicts": "New conflicts waiting for you",
+    "overlaps": "Meetings at the same time in both calendars",
     "sign-in": "An account needs you to sign in again",
     "held": "A pair is held by the deletion guard",
     "failing": "Sync has been failing for over an hour",
@@ -120,7 +124,10 @@ def overall_state(pairs: list[dict[str, Any]], *, syncing: bool, paused: bool) -
     """The one state the tray shows: what most needs the person, then what is going on."""
     if syncing:
         return TrayState.SYNCING
-    if any(p["conflicts"] or p["held"] or p["needs_sign_in"] for p in pairs):
+    if any(
+        p["conflicts"] or p["held"] or p["needs_sign_in"] or p.get("overlaps") or p.get("problem")
+        for p in pairs
+    ):
         return TrayState.ATTENTION
     active = [p for p in pairs if not p["paused"]]
     if paused or (pairs and not active):
@@ -137,7 +144,7 @@ def _nop(*_args: Any) -> None:
     pass
 
 
-class AppService:
+class AppService(OverlapActions):
     def __init__(
         self,
         sync: SyncService,
@@ -170,6 +177,7 @@ class AppService:
         self._failing_since: dict[str, dt.datetime] = {}
         self._told: set[str] = set()
         self._snoozed: dict[int, dt.datetime] = {}
+        self._snoozed_overlaps: dict[int, dt.datetime] = {}
         self.scheduler = SyncScheduler(
             self._run,
             interval=dt.timedelta(minutes=self.settings.interval_minutes),
@@ -330,6 +338,15 @@ class AppService:
         self.repo.audit("person", "pair started", pair_id=pair_id)
         self._reschedule(now=True)
 
+    def change_calendars(self, pair_id: str, a_calendar: str, b_calendar: str) -> PairRow:
+        """Other calendars of the same accounts (blocking: both clouds are asked); syncs now."""
+        with self._io:
+            row = self.sync.set_calendars(pair_id, a_calendar, b_calendar)
+        self._last.pop(pair_id, None)
+        self.scheduler.sync_now(pair_id)
+        self.on_changed()
+        return row
+
     def update_pair(self, pair_id: str, rules: PairRules) -> None:
         self.sync.set_rules(pair_id, rules)
         self.on_changed()
@@ -407,6 +424,15 @@ class AppService:
                     "An event was changed in both Outlook and Google: choose the version to keep.",
                 )
             )
+        n = self.new_overlaps()
+        if n:
+            out.append(
+                Notice(
+                    "overlaps",
+                    f"{n} meeting{'s' if n > 1 else ''} at the same time as another",
+                    "Outlook and Google have meetings at the same time: keep both or decline one.",
+                )
+            )
         pid = result.pair_id
         if result.status == "held":
             hold = self.repo.open_hold(pid)
@@ -472,6 +498,8 @@ class AppService:
     def pair_views(self) -> list[dict[str, Any]]:
         status = self.sync.status()
         bad = {a["id"] for a in status["accounts"] if a["status"] != "ok"}
+        waiting = [str(o["pair_id"]) for o in self.overlaps()]
+        problems = {i.pair_id: i.message for i in self.repo.issues(kind=CALENDAR_GONE)}
         out = []
         for p in status["pairs"]:
             if p["paused"] and SETUP_REASON in p["paused"]:
@@ -495,6 +523,10 @@ class AppService:
                     "last_sync": run.get("finished_at"),
                     "next_run": self.scheduler.next_run(p["id"]),
                     "off": row.paused_reason == OFF_REASON,
+                    "overlaps": waiting.count(p["id"]),
+                    # A calendar the pair needs is gone: the person has to choose another.
+                    "problem": problems.get(p["id"]),
+                    "issues": p["issues"] - (p["id"] in problems),
                 }
             )
         return out

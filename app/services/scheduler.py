@@ -92,6 +92,9 @@ class SyncScheduler:
         self._mono = monotonic
         self._heartbeat = heartbeat
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)  # signalled when no run is under way
+        self._active = 0  # runs under way (each up to its listeners' return)
+        self._closed = False
         self._running: set[str] = set()
         self._again: set[str] = set()
         self._failures: dict[str, int] = {}
@@ -119,8 +122,19 @@ class SyncScheduler:
         )
 
     def shutdown(self, wait: bool = True) -> None:
+        """Stop; with ``wait``, also until the runs under way have finished.
+
+        APScheduler's own wait joins the jobs while it holds its job-store lock, which a run
+        that ends needs to set its next time: both would wait forever. So it is stopped without
+        waiting, and the runs are waited for here; jobs it queued but had not started do nothing.
+        """
+        with self._lock:
+            self._closed = True
         if self._sched.running:
-            self._sched.shutdown(wait=wait)
+            self._sched.shutdown(wait=False)
+        if wait:
+            with self._idle:
+                self._idle.wait_for(lambda: self._active == 0)
 
     # --- pairs ---------------------------------------------------------------------------------
 
@@ -263,6 +277,18 @@ class SyncScheduler:
     # --- the job -----------------------------------------------------------------------------
 
     def _job(self, pair_id: str) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._active += 1
+        try:
+            self._one_job(pair_id)
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _one_job(self, pair_id: str) -> None:
         with self._lock:
             if pair_id in self._running:
                 return

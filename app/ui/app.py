@@ -1,4 +1,5 @@
-"""The desktop app: one instance per user, tray, main window, conflict popups, first-run wizard.
+"""The desktop app: one instance per user, tray, main window, conflict and overlap popups, and
+the first-run wizard.
 
 ``run_gui`` owns the QApplication and its event loop; ``DesktopApp`` wires the parts together
 (tests build it without an event loop of its own).
@@ -19,10 +20,10 @@ from app import APP_ID, APP_NAME
 from app.errors import MeridianError
 from app.services.app_service import AppService
 from app.ui.bridge import Bridge
-from app.ui.conflict_dialog import ConflictQueue
 from app.ui.errors import ExceptionHandler
 from app.ui.icons import app_icon
 from app.ui.main_window import MainWindow
+from app.ui.overlap_dialog import PopupQueue
 from app.ui.single_instance import SingleInstance, instance_name
 from app.ui.tray import Tray
 from app.ui.wizard import SetupWizard
@@ -43,10 +44,10 @@ class DesktopApp(QObject):
         self.errors = ExceptionHandler(self.bridge, self)
         self.window = MainWindow(svc, self.bridge)
         self.tray = Tray(svc, self.bridge, available=tray_available, parent=self)
-        self.conflicts = ConflictQueue(svc, self.bridge, self)
+        self.popups = PopupQueue(svc, self.bridge, self)  # conflicts, then schedule overlaps
         self.wizard: SetupWizard | None = None
         self.tray.open_requested.connect(self.window.bring_to_front)
-        self.tray.conflicts_requested.connect(self.conflicts.check)
+        self.tray.conflicts_requested.connect(self.popups.check)
         self.tray.quit_requested.connect(self.quit)
         self.tray.unavailable.connect(self.window.bring_to_front)
         self.tray.message.connect(self.window.show_message)
@@ -59,7 +60,7 @@ class DesktopApp(QObject):
             self.window.bring_to_front()
         if not self.svc.settings.setup_done and not self.svc.pairs():
             self.open_wizard()
-        self.conflicts.check()
+        self.popups.check()
 
     def open_wizard(self) -> SetupWizard:
         if self.wizard is None or not self.wizard.isVisible():
@@ -103,9 +104,11 @@ def run_gui(make_service: Callable[[], AppService], *, profile_root: Path) -> in
     # when its own code runs, and the Qt loop may sleep in C++: the signal also writes a byte
     # to a socket the loop watches, which wakes it to run the handler.
     # exit(), not quit(): Qt 6's quit() first asks every window to close, and ours refuse
-    # (closing a window hides it to the tray), which would cancel the quit.
+    # (closing a window hides it to the tray), which would cancel the quit. Posted, not called:
+    # a signal that comes before the loop runs would otherwise be lost (exit() ends only a
+    # running loop), and the app would never quit.
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: app.exit(0))
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, lambda: app.exit(0)))
     waker, wakee = socket.socketpair()
     for s in (waker, wakee):
         s.setblocking(False)

@@ -22,6 +22,7 @@ class CalendarPicker(QWidget):
         self.bridge = bridge
         self.provider = provider
         self.error = ""
+        self._wanted: str | None = None  # the calendar to choose once the list arrives
         self.account = QComboBox()
         self.calendar = QComboBox()
         self.account.setMinimumContentsLength(18)
@@ -44,6 +45,15 @@ class CalendarPicker(QWidget):
         i = self.account.findData(current)
         self.account.setCurrentIndex(max(i, 0) if self.account.count() else -1)
         self.account.blockSignals(False)
+        self._load_calendars()
+
+    def choose(self, account_id: str, calendar_id: str | None) -> None:
+        """Show this account (only), and this calendar once listed if it still exists."""
+        self._wanted = calendar_id
+        self.account.blockSignals(True)  # one listing, below
+        self.account.setCurrentIndex(self.account.findData(account_id))  # -1: signed out
+        self.account.blockSignals(False)
+        self.account.setEnabled(False)  # a pair keeps its accounts
         self._load_calendars()
 
     def account_id(self) -> str | None:
@@ -80,8 +90,9 @@ class CalendarPicker(QWidget):
             if c.writable:
                 self.calendar.addItem(c.name + (" (main)" if c.primary else ""), c.id)
         self.calendar.setPlaceholderText("No calendar you can write to")
-        # With a placeholder set, Qt leaves nothing selected: choose the main calendar.
-        self.calendar.setCurrentIndex(0 if self.calendar.count() else -1)
+        # With a placeholder set, Qt leaves nothing selected: choose the wanted or main one.
+        wanted = self.calendar.findData(self._wanted) if self._wanted else -1
+        self.calendar.setCurrentIndex(wanted if wanted >= 0 else 0 if self.calendar.count() else -1)
         self.loaded.emit()
         self.changed.emit()
 

@@ -24,12 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.rules import PairRules
+from app.errors import MeridianError
 from app.services.app_service import AppService, PairRow
 from app.ui.bridge import Bridge
 from app.ui.calendar_picker import CalendarPicker
 from app.ui.pair_editor import PairEditor
 from app.ui.text import SIDE_NAMES, counts, plural, when
-from app.ui.widgets import Message, apply_lock, describe_error
+from app.ui.widgets import Message, apply_lock, describe_error, fit
 
 
 def pair_state(p: dict[str, Any]) -> str:
@@ -37,6 +39,8 @@ def pair_state(p: dict[str, Any]) -> str:
         return "Waiting for you: deletions held"
     if p["needs_sign_in"]:
         return "Waiting for you: sign in again"
+    if p.get("problem"):
+        return "Waiting for you: choose another calendar"
     if p["conflicts"]:
         return f"Waiting for you: {plural(p['conflicts'], 'conflict')}"
     if p["off"]:
@@ -125,6 +129,78 @@ class NewPairDialog(QDialog):
         self._update()
 
 
+class CalendarsDialog(QDialog):
+    """Other calendars for a pair (of the same accounts): after one was deleted, say."""
+
+    def __init__(
+        self, svc: AppService, bridge: Bridge, view: dict[str, Any], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Change calendars")
+        self.setMinimumWidth(680)
+        self.svc = svc
+        self.bridge = bridge
+        self.pair_id = str(view["id"])
+        row = svc.sync.pair(self.pair_id)
+        self.outlook = CalendarPicker(svc, bridge, "microsoft")
+        self.google = CalendarPicker(svc, bridge, "google")
+        for side, picker in (("a", self.outlook), ("b", self.google)):
+            conf = row.config.get(side, {})
+            picker.choose(conf.get("account", ""), conf.get("calendar"))
+            picker.changed.connect(self._update)
+            picker.loaded.connect(self._update)
+        note = QLabel(
+            "The events copied so far stay where they are. The next sync reads both calendars "
+            "again and copies between the new ones."
+        )
+        note.setWordWrap(True)
+        self.message = Message()
+        if view.get("problem"):
+            self.message.error(
+                "A calendar of this pair was deleted or is no longer shared with you: choose "
+                "another one."
+            )
+        form = QFormLayout()
+        form.addRow("Outlook calendar", self.outlook)
+        form.addRow("Google calendar", self.google)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText("Use these calendars")
+        self.buttons.accepted.connect(self._save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.buttons)
+        self._update()
+        fit(self)
+
+    def _update(self) -> None:
+        self.ok.setEnabled(all(p.calendar_id() for p in (self.outlook, self.google)))
+        errors = [p.error for p in (self.outlook, self.google) if p.error]
+        if errors:
+            self.message.error(errors[0])
+
+    def _save(self) -> None:
+        a, b = self.outlook.calendar_id(), self.google.calendar_id()
+        if not (a and b):
+            return
+        self.ok.setEnabled(False)
+        self.message.info("Checking the calendars\u2026")
+        self.bridge.submit(
+            lambda: self.svc.change_calendars(self.pair_id, a, b),
+            lambda _row: self.accept(),
+            self._failed,
+        )
+
+    def _failed(self, exc: BaseException) -> None:
+        self.message.error(describe_error(exc))
+        self._update()
+
+
 class PairsPage(QWidget):
     changed = Signal()
 
@@ -153,11 +229,13 @@ class PairsPage(QWidget):
         self.title = QLabel()
         self.title.setStyleSheet("font-size: 15px; font-weight: 600;")
         self.calendars = QLabel()
+        self.calendars.setWordWrap(True)
         self.state = QLabel()
         self.last = QLabel()
         self.next = QLabel()
         self.issues = QLabel()
         self.issues.setWordWrap(True)
+        self.state.setWordWrap(True)  # a long error must not widen the page past the window
         for lab in (self.calendars, self.state, self.last, self.next, self.issues):
             lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.on = QCheckBox("Sync this pair")
@@ -172,7 +250,13 @@ class PairsPage(QWidget):
         self.remove.clicked.connect(self._remove)
         status = QGroupBox("Status")
         sf = QFormLayout(status)
-        sf.addRow("Calendars", self.calendars)
+        self.change = QPushButton("Change\u2026")
+        self.change.setToolTip("Choose other calendars of the same accounts")
+        self.change.clicked.connect(self.change_calendars)
+        cal_row = QHBoxLayout()
+        cal_row.addWidget(self.calendars, 1)
+        cal_row.addWidget(self.change)
+        sf.addRow("Calendars", cal_row)
         sf.addRow("State", self.state)
         sf.addRow("Last sync", self.last)
         sf.addRow("Next sync", self.next)
@@ -255,8 +339,14 @@ class PairsPage(QWidget):
             return
         if v["id"] != self._loaded:
             self._loaded = v["id"]
-            self.editor.set_rules(self.svc.rules(v["id"]))
             self.message.clear()
+            try:
+                self.editor.set_rules(self.svc.rules(v["id"]))
+            except MeridianError as exc:
+                # Stored settings this version cannot read (edited by hand, an older policy):
+                # the defaults are shown, and saving them repairs the pair.
+                self.editor.set_rules(PairRules())
+                self.message.error(describe_error(exc) + " Save to use the settings shown.")
         self._show(v)
 
     def _show(self, v: dict[str, Any]) -> None:
@@ -265,7 +355,7 @@ class PairsPage(QWidget):
             f"{SIDE_NAMES['a']}: {v['a_calendar']}  \u2194  {SIDE_NAMES['b']}: {v['b_calendar']}"
         )
         state = pair_state(v)
-        if v["last_message"] and v["last_status"] not in ("ok", None):
+        if v["last_message"] and v["last_status"] not in ("ok", None) and not v.get("problem"):
             state += f"\n{v['last_message']}"
         self.state.setText(state)
         self.last.setText(
@@ -273,8 +363,14 @@ class PairsPage(QWidget):
         )
         self.next.setText(when(v["next_run"]) if v["next_run"] else "paused")
         issues = [plural(v["issues"], "event") + " could not be synced"] if v["issues"] else []
+        if v.get("problem"):
+            issues.insert(0, str(v["problem"]))
         if v["held"]:
             issues.append(str(v["held"]))
+        notes = list(v.get("notes", ()))
+        issues += [f"{n['title']}: {n['message']}" for n in notes[:3]]
+        if len(notes) > 3:
+            issues.append(f"and {plural(len(notes) - 3, 'more note')}")
         self.issues.setText("\n".join(issues) or "none")
         self.confirm.setVisible(bool(v["held"]))
         self.refuse.setVisible(bool(v["held"]))
@@ -289,6 +385,19 @@ class PairsPage(QWidget):
         dlg.accepted.connect(lambda: self._added(dlg))
         dlg.open()
         return dlg
+
+    def change_calendars(self) -> CalendarsDialog | None:
+        v = self._current()
+        if v is None:
+            return None
+        dlg = CalendarsDialog(self.svc, self.bridge, v, self)
+        dlg.accepted.connect(self._calendars_changed)
+        dlg.open()
+        return dlg
+
+    def _calendars_changed(self) -> None:
+        self.refresh()
+        self.changed.emit()
 
     def _added(self, dlg: NewPairDialog) -> None:
         self._loaded = dlg.row.id

@@ -107,10 +107,15 @@ class Tray(QObject):
         if state is TrayState.PAUSED and self.svc.scheduler.paused_until:
             return f"Paused until {when(self.svc.scheduler.paused_until)}"
         if state is TrayState.ATTENTION:
-            n = len(self.svc.conflicts())
-            if n:
-                return f"{plural(n, 'conflict')} waiting"
+            waiting = self.waiting()
+            if waiting:
+                return f"{waiting} waiting"
         return STATE_TEXT[state]
+
+    def waiting(self) -> str:
+        """What waits for the person ("1 conflict, 2 overlaps"); "" when nothing does."""
+        c, o = len(self.svc.conflicts()), len(self.svc.overlaps())
+        return ", ".join(plural(n, w) for n, w in ((c, "conflict"), (o, "overlap")) if n)
 
     def tooltip(self) -> str:
         nxt = self.svc.scheduler.next_run()
@@ -139,9 +144,10 @@ class Tray(QObject):
             pause = m.addMenu("Pause syncing")
             self._add(pause, "For 1 hour", lambda: self.svc.pause(1))
             self._add(pause, "Until I resume", lambda: self.svc.pause(None))
-        n = len(self.svc.conflicts())
-        if n:
-            self._add(m, f"Conflicts waiting ({n})\u2026", self.conflicts_requested.emit)
+        c, o = len(self.svc.conflicts()), len(self.svc.overlaps())
+        if c or o:
+            what = "Conflicts and overlaps" if c and o else "Conflicts" if c else "Overlaps"
+            self._add(m, f"{what} waiting ({c + o})\u2026", self.conflicts_requested.emit)
         m.addSeparator()
         self._add(m, "Export diagnostics\u2026", self.export_diagnostics)
         self._add(m, f"Open {APP_NAME}", self.open_requested.emit)

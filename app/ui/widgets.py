@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
 from app.services.app_service import AppService
 
@@ -60,3 +60,11 @@ def describe_error(exc: BaseException) -> str:
     if title and message:
         return f"{title}: {message}"
     return str(exc) or type(exc).__name__
+
+
+def fit(dialog: QDialog) -> None:
+    """Size a dialog to its wrapped labels at its width: a wrapped QLabel's own size hint is
+    for a narrower line, which would leave a gap around the text."""
+    width = max(dialog.minimumWidth(), dialog.sizeHint().width())
+    height = dialog.heightForWidth(width)
+    dialog.resize(width, height if height > 0 else dialog.sizeHint().height())

@@ -29,6 +29,7 @@ from app.services.app_service import AppService
 from app.ui.bridge import Bridge
 from app.ui.calendar_picker import CalendarPicker
 from app.ui.icons import app_icon
+from app.ui.text import plural
 from app.ui.widgets import Message, describe_error
 
 PRESETS: list[tuple[str, str, PairRules]] = [
@@ -232,15 +233,15 @@ def summarize(actions: list[Any]) -> str:
     lines = []
     for side, name in (("b", "Google"), ("a", "Outlook")):
         if per[("create", side)]:
-            lines.append(f"\u2022 {per[('create', side)]} events copied to {name}")
+            lines.append(f"\u2022 {plural(per[('create', side)], 'event')} copied to {name}")
     if per[("link", None)]:
         lines.append(f"\u2022 {per[('link', None)]} already on both calendars: linked, not copied")
     updates = per[("update", "a")] + per[("update", "b")]
     if updates:
-        lines.append(f"\u2022 {updates} copies brought up to date")
+        lines.append(f"\u2022 {updates} {'copy' if updates == 1 else 'copies'} brought up to date")
     deletes = per[("delete", "a")] + per[("delete", "b")]
     if deletes:
-        lines.append(f"\u2022 {deletes} copies removed")
+        lines.append(f"\u2022 {deletes} {'copy' if deletes == 1 else 'copies'} removed")
     if not lines:
         lines.append("Nothing to copy yet: new events will follow as they are made.")
     lines.append("\nCopies never invite or e-mail anyone.")

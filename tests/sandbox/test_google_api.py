@@ -405,6 +405,52 @@ def test_send_updates_records_the_mails_google_would_send(
     assert all(m["event_id"] != quiet["id"] for m in admin.outbox(google_user.id))
 
 
+def test_a_guest_declining_answers_only_the_organizer(
+    svc: Any, admin: SandboxAdmin, google_user: SandboxUser
+) -> None:
+    organizer = "dana@partner.example"
+    body = timed(
+        "2025-03-24",
+        "09:00",
+        "10:00",
+        iCalUID=f"{uuid.uuid4().hex}@partner.example",
+        organizer={"email": organizer},
+        attendees=[
+            {"email": organizer, "responseStatus": "accepted"},
+            {"email": google_user.email, "responseStatus": "needsAction"},
+            {"email": "sam@partner.example"},
+        ],
+    )
+    ev = svc.events().import_(calendarId="primary", body=body).execute()
+    assert ev["organizer"] == {"email": organizer}  # not ours: no "self"
+    me = next(a for a in ev["attendees"] if a.get("self"))
+    assert me["email"] == google_user.email and ev["htmlLink"].startswith("https://")
+
+    def respond(status: str, send: str) -> dict[str, Any]:
+        attendees = [
+            {**a, "responseStatus": status} if a.get("self") else a for a in ev["attendees"]
+        ]
+        return dict(
+            svc.events()
+            .patch(
+                calendarId="primary",
+                eventId=ev["id"],
+                sendUpdates=send,
+                body={"attendees": attendees},
+            )
+            .execute()
+        )
+
+    respond("tentative", "none")
+    assert admin.outbox(google_user.id) == []  # sendUpdates=none: nobody hears
+    after = respond("declined", "all")
+    assert next(a for a in after["attendees"] if a.get("self"))["responseStatus"] == "declined"
+    mails = [(m["kind"], m["recipients"]) for m in admin.outbox(google_user.id)]
+    assert mails == [("reply", [organizer])]  # not the other guests
+    respond("declined", "all")  # no change of answer: no second mail
+    assert len(admin.outbox(google_user.id)) == 1
+
+
 def test_import_requires_ical_uid_and_upserts(svc: Any, switches: Any) -> None:
     body = timed(
         "2025-03-24",

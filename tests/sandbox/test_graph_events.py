@@ -406,3 +406,57 @@ def test_orderby_and_range_filters(graph: Graph) -> None:
     assert (
         graph.get("/me/events", params={"$orderby": "start/dateTime sideways"}).status_code == 400
     )
+
+
+def _invited(graph: Graph, sandbox: Sandbox, admin: SandboxAdmin) -> tuple[Graph, dict, dict]:
+    """A meeting ``graph``'s user organizes, and its invitation in a guest's calendar."""
+    guest = new_graph(sandbox, admin, "guest")
+    invite = {"emailAddress": {"address": guest.user.email, "name": "Guest"}}
+    ev = graph.create(lunch(attendees=[invite], allowNewTimeProposals=False))
+    [copy] = guest.get("/me/events").json()["value"]
+    return guest, ev, copy
+
+
+def test_decline_answers_the_organizer_and_leaves_the_calendar(
+    graph: Graph, sandbox: Sandbox, admin: SandboxAdmin
+) -> None:
+    guest, ev, copy = _invited(graph, sandbox, admin)
+    # The organizer cannot decline their own meeting (Exchange's code, answered as a 400).
+    mine = graph.post(f"/me/events/{ev['id']}/decline", json={"sendResponse": True})
+    assert (mine.status_code, error_code(mine)) == (400, "ErrorCalendarIsOrganizerForDecline")
+    # A new time only goes with a sent response, to a meeting that takes proposals.
+    slot = {"dateTime": "2030-01-11T12:00:00", "timeZone": "UTC"}
+    proposal = {"proposedNewTime": {"start": slot, "end": slot}, "sendResponse": True}
+    bad = guest.post(f"/me/events/{copy['id']}/decline", json=proposal)
+    assert (bad.status_code, error_code(bad)) == (400, "ErrorInvalidRequest")
+    bad = guest.post(f"/me/events/{copy['id']}/decline", json={"sendResponse": "yes"})
+    assert bad.status_code == 400
+
+    r = guest.post(
+        f"/me/events/{copy['id']}/decline", json={"comment": "Clash", "sendResponse": True}
+    )
+    assert r.status_code == 202 and r.content == b""
+    # Exchange moves a declined meeting out of the calendar; the organizer hears of it.
+    assert guest.get(f"/me/events/{copy['id']}").status_code == 404
+    mails = [(m["kind"], m["recipients"], m["event_id"]) for m in admin.outbox(guest.user.id)]
+    assert mails == [("response", [graph.user.email], copy["id"])]
+    attendees = graph.get(f"/me/events/{ev['id']}").json()["attendees"]
+    assert [a["status"]["response"] for a in attendees] == ["declined"]
+
+
+def test_decline_without_a_response_mails_nobody_and_can_keep_the_event(
+    graph: Graph, sandbox: Sandbox, admin: SandboxAdmin
+) -> None:
+    admin.set_switches(graph_decline_removes_event=False)
+    try:
+        guest, ev, copy = _invited(graph, sandbox, admin)
+        r = guest.post(f"/me/calendar/events/{copy['id']}/decline", json={"sendResponse": False})
+        assert r.status_code == 202
+        kept = guest.get(f"/me/events/{copy['id']}").json()
+        assert kept["responseStatus"]["response"] == "declined"
+        assert kept["changeKey"] != copy["changeKey"]
+        assert admin.outbox(guest.user.id) == []
+        attendees = graph.get(f"/me/events/{ev['id']}").json()["attendees"]
+        assert [a["status"]["response"] for a in attendees] == ["none"]
+    finally:
+        admin.set_switches(graph_decline_removes_event=True)

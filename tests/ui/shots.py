@@ -14,7 +14,10 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 def shoot(widget: QWidget, name: str) -> list[Path]:
     """Save ``name.png`` (100%) and ``name@2x.png`` (rendered at device pixel ratio 2)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    QApplication.processEvents()
+    # Wrapped labels settle in rounds (a label's new height asks its layout, which asks the
+    # scroll area above it...): let a few rounds of pending layout requests through.
+    for _ in range(4):
+        QApplication.processEvents()
     out = []
     for ratio, suffix in ((1, ""), (2, "@2x")):
         pix = QPixmap(widget.size() * ratio)

@@ -1,4 +1,5 @@
-"""The whole desktop app: the demo (`meridian --sandbox`), first launch, single instance."""
+"""The whole desktop app: the demo (`meridian --sandbox`), first launch (up to a conflict resolved
+on both sides), single instance."""
 
 from __future__ import annotations
 
@@ -14,14 +15,16 @@ from pathlib import Path
 from typing import IO
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QWizard
 from pytestqt.qtbot import QtBot
 from shots import shoot
-from uikit import World
+from uikit import Cloud, World, slot
 
 from app.cli import _demo_service
 from app.sandbox.seed import HOME_EMAIL, WORK_EMAIL
 from app.ui.app import DesktopApp
+from app.ui.conflict_dialog import ConflictDialog
 from app.ui.single_instance import SingleInstance, instance_name
 
 WAIT = 15_000
@@ -75,6 +78,87 @@ def test_first_launch_opens_the_wizard_and_quit_quits(
         assert quits == [True]
     finally:
         ui.wizard and ui.wizard.reject()
+        ui.shutdown()
+
+
+def _subjects(outlook: Cloud, google: Cloud) -> tuple[set[str], set[str]]:
+    """Event titles on each side, read from the clouds' own APIs."""
+    a = {e["subject"] for e in outlook.call("GET", "/me/events")["value"]}
+    items = google.call("GET", "calendars/primary/events")["items"]
+    return a, {e.get("summary", "") for e in items if e["status"] != "cancelled"}
+
+
+def test_first_launch_to_a_working_pair_and_a_conflict_resolved_on_both_sides(
+    qtbot: QtBot, world: World
+) -> None:
+    """The journey of issue 7's "done when", by clicks only, checked through both APIs."""
+    outlook, google = Cloud(world.sandbox, world.ms_user), Cloud(world.sandbox, world.google_user)
+    start, end = slot(3, 12)
+    lunch = outlook.call(
+        "POST",
+        "/me/events",
+        {
+            "subject": "Team lunch",
+            "start": {"dateTime": start, "timeZone": "UTC"},
+            "end": {"dateTime": end, "timeZone": "UTC"},
+        },
+    )
+    ui = DesktopApp(world.svc, tray_available=lambda: True)
+    ui.start()
+    try:
+        # First launch: the wizard, nothing to read first.
+        wiz = ui.wizard
+        assert wiz is not None and wiz.isVisible()
+
+        def next_page() -> None:
+            button = wiz.button(QWizard.WizardButton.NextButton)
+            qtbot.waitUntil(button.isEnabled, timeout=WAIT)
+            qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+        qtbot.mouseClick(wiz.microsoft.button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(wiz.microsoft.isComplete, timeout=WAIT)
+        next_page()
+        qtbot.mouseClick(wiz.google.button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(wiz.google.isComplete, timeout=WAIT)
+        next_page()
+        qtbot.waitUntil(wiz.calendars.isComplete, timeout=WAIT)
+        next_page()
+        assert wiz.preset.group.checkedId() == 0  # two-way, everything: the default
+        next_page()
+        qtbot.waitUntil(wiz.preview.isComplete, timeout=WAIT)
+        assert "1 event copied to Google" in wiz.preview.summary.text()
+        with qtbot.waitSignal(ui.bridge.run_finished, timeout=WAIT) as first:
+            qtbot.mouseClick(
+                wiz.button(QWizard.WizardButton.FinishButton), Qt.MouseButton.LeftButton
+            )
+        assert first.args[0]["status"] == "ok" and first.args[0]["created"] == 1
+        assert _subjects(outlook, google) == ({"Team lunch"}, {"Team lunch"})
+
+        # The same event changed on both sides, each in its own cloud.
+        [copy] = google.call("GET", "calendars/primary/events")["items"]
+        outlook.call("PATCH", f"/me/events/{lunch['id']}", {"subject": "Team lunch at 1"})
+        google.call(
+            "PATCH", f"calendars/primary/events/{copy['id']}", {"summary": "Team lunch, Room 4"}
+        )
+
+        # Sync now from the tray: the conflict popup appears on its own.
+        ui.tray.menu.aboutToShow.emit()
+        with qtbot.waitSignal(ui.popups.shown, timeout=WAIT) as shown:
+            ui.tray.action("Sync now").trigger()
+        dlg = shown.args[0]
+        assert isinstance(dlg, ConflictDialog) and dlg.isVisible()
+        assert [c.text() for c in dlg.cells["title"]] == ["Team lunch at 1", "Team lunch, Room 4"]
+        ui.tray.menu.aboutToShow.emit()
+        assert ui.tray.action("Conflicts waiting (1)").isEnabled()
+
+        # Resolved by a click: Google's version, on both sides.
+        with qtbot.waitSignal(ui.bridge.run_finished, timeout=WAIT) as resolved:
+            qtbot.mouseClick(dlg.keep_b, Qt.MouseButton.LeftButton)
+        assert resolved.args[0]["status"] == "ok" and resolved.args[0]["updated"] == 1
+        assert _subjects(outlook, google) == ({"Team lunch, Room 4"}, {"Team lunch, Room 4"})
+        assert ui.popups.current is None and world.svc.conflicts() == []
+        assert world.admin.outbox() == []  # a copy never mails anyone
+    finally:
         ui.shutdown()
 
 

@@ -10,10 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import requests
+
 from app.core.model import Event, TimeSpan
 from app.core.rules import PairRules, Side
 from app.providers.base import CalendarProvider, Window
-from app.sandbox.admin import SandboxAdmin, SandboxUser
+from app.sandbox.admin import SandboxAdmin, SandboxUser, trusting_session
 from app.sandbox.server import Sandbox
 from app.services.accounts import Account
 from app.services.app_service import AppService
@@ -73,6 +75,32 @@ class World:
 
     def titles(self, pair: PairRow, side: Side) -> set[str]:
         return set(self.events(pair, side))
+
+
+class Cloud:
+    """A person at a cloud's own API (not through Meridian): Graph or Google Calendar, as
+    ``user``; paths are below ``/v1.0`` or ``/calendar/v3/``. Answers are checked and decoded."""
+
+    def __init__(self, sandbox: Sandbox, user: SandboxUser) -> None:
+        self.user = user
+        base = sandbox.urls.graph if user.service == "microsoft" else sandbox.urls.google_api
+        self.base = base.rstrip("/")
+        self.http = trusting_session(sandbox.ca_cert)
+        self.http.headers.update(user.auth())
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        r: requests.Response = self.http.request(
+            method, self.base + "/" + path.lstrip("/"), json=body, timeout=10
+        )
+        assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json() if r.content else None
+
+
+def slot(days: int = 2, hour: int = 10, minutes: int = 60) -> tuple[str, str]:
+    """A time ``days`` ahead (UTC), as naive ISO strings for Graph's dateTimeTimeZone."""
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=days)
+    start = dt.datetime.combine(day, dt.time(hour))
+    return start.isoformat(), (start + dt.timedelta(minutes=minutes)).isoformat()
 
 
 def wait_for_run(svc: AppService, action: Callable[[], Any], timeout: float = 30) -> dict[str, Any]:
