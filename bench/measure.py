@@ -9,7 +9,7 @@ import gc
 import os
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +92,9 @@ class Span:
         return d
 
 
+_DONE = object()
+
+
 class PhaseClock:
     """Wall time spent inside chosen methods of chosen objects (the providers' reads and
     writes), to tell where a sync's time goes."""
@@ -99,17 +102,49 @@ class PhaseClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        self._active: set[str] = set()
 
     def wrap(self, obj: Any, method: str, label: str) -> None:
         original = getattr(obj, method)
 
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
+            with self._timing(label):
                 return original(*args, **kwargs)
+
+        setattr(obj, method, timed)
+
+    @contextlib.contextmanager
+    def _timing(self, label: str) -> Iterator[None]:
+        # A wrapped method calling another one with the same label (apply <-> apply_iter)
+        # counts once.
+        if label in self._active:
+            yield
+            return
+        self._active.add(label)
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._active.discard(label)
+            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t
+            self.calls[label] = self.calls.get(label, 0) + 1
+
+    def wrap_iter(self, obj: Any, method: str, label: str) -> None:
+        """Like ``wrap``, for a method that hands its results over as they come: only the time
+        spent inside it counts, not the caller's work between two results."""
+        original = getattr(obj, method)
+
+        def timed(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            parts = original(*args, **kwargs)
+            try:
+                while True:
+                    with self._timing(label):
+                        part = next(parts, _DONE)
+                    if part is _DONE:
+                        return
+                    yield part
             finally:
-                self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t
-                self.calls[label] = self.calls.get(label, 0) + 1
+                parts.close()
 
         setattr(obj, method, timed)
 

@@ -16,14 +16,17 @@ refreshes go to another host path and are not counted).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import http.client
 import json
 import logging
+import secrets
 import ssl
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -32,8 +35,8 @@ import google.auth.exceptions
 import google_auth_httplib2
 import httplib2
 from googleapiclient.discovery import build
-from googleapiclient.errors import BatchError, HttpError
-from googleapiclient.http import BatchHttpRequest, HttpRequest
+from googleapiclient.errors import HttpError
+from googleapiclient.http import HttpRequest
 
 from app.errors import (
     AlreadyExists,
@@ -46,6 +49,7 @@ from app.errors import (
     Rejected,
     ServiceUnavailable,
 )
+from app.providers import google_multipart as multipart
 from app.providers.base import RequestStats
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,10 @@ DEFAULT_BATCH_URI: Final = "https://www.googleapis.com/batch/calendar/v3"
 # The Calendar guide allows 1000 calls per batch (api-spec §1.9) and the sandbox accepts that,
 # but Google's own guidance and field reports cap Calendar batches at 50 (library-notes §1).
 MAX_BATCH: Final = 50
+
+# How long batches keep going one at a time after Google last throttled one (seconds): the
+# per-user quota is counted over a sliding minute (api-spec §1.10).
+THROTTLE_MEMORY: Final = 60.0
 
 NEEDS_SIGN_IN: Final = (
     "Google no longer accepts Meridian's access to this account (the sign-in expired or was "
@@ -73,6 +81,9 @@ _TRANSPORT_ERRORS: Final = (
 
 Action = Literal["read", "get", "insert", "update", "delete"]
 Request = Callable[[Any], HttpRequest]  # builds one request from the service object
+Part = multipart.Part
+# A batch part: built by the client library from the service object, or written directly.
+BatchRequest = Callable[[Any], HttpRequest | Part]
 
 
 @dataclass(frozen=True)
@@ -103,15 +114,26 @@ class Failure:
 
     @classmethod
     def of(cls, err: HttpError) -> Failure:
-        status = int(err.resp.status)
-        reason, message = "", str(getattr(err, "reason", "") or "")
+        return cls.parse(
+            int(err.resp.status),
+            err.content,
+            err.resp.get("retry-after"),
+            str(getattr(err, "reason", "") or ""),
+        )
+
+    @classmethod
+    def parse(
+        cls, status: int, content: bytes | str, retry_after: object, message: str = ""
+    ) -> Failure:
+        """From an answer's status, body (Google's error envelope) and Retry-After header."""
+        reason = ""
         try:
-            error = json.loads(err.content)["error"]
+            error = json.loads(content)["error"]
             message = str(error.get("message") or message)
             reason = str((error.get("errors") or [{}])[0].get("reason") or "")
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             pass  # a proxy's HTML page: status alone decides
-        return cls(status, reason, message, _retry_after(err.resp.get("retry-after")))
+        return cls(status, reason, message, _retry_after(retry_after))
 
     @property
     def retryable(self) -> bool:
@@ -197,35 +219,20 @@ def _auth_error(err: google.auth.exceptions.RefreshError) -> ProviderError:
 class _CountingHttp(httplib2.Http):  # type: ignore[misc]
     """httplib2 that counts requests to the Calendar API (not those to the token endpoint)."""
 
-    def __init__(self, counted: tuple[str, ...], stats: RequestStats, **kw: Any) -> None:
+    def __init__(
+        self, counted: tuple[str, ...], stats: RequestStats, lock: threading.Lock, **kw: Any
+    ) -> None:
         super().__init__(**kw)
         self._counted = counted
         self._stats = stats
+        self._stats_lock = lock  # shared by the connections of one transport
         self.kind = "other"
 
     def request(self, uri: str, *args: Any, **kw: Any) -> Any:
         if str(uri).startswith(self._counted):
-            self._stats.count(self.kind)
+            with self._stats_lock:
+                self._stats.count(self.kind)
         return super().request(uri, *args, **kw)
-
-
-class _Batch(BatchHttpRequest):  # type: ignore[misc]
-    """A batch that renews the token through our own http object.
-
-    The library renews a token for a part answered 401 with a bare ``httplib2.Http()``, which
-    ignores our CA bundle and timeout and would fail against a corporate proxy (or the sandbox).
-    """
-
-    def __init__(self, renew: Callable[[], None], batch_uri: str) -> None:
-        super().__init__(batch_uri=batch_uri)
-        self._renew = renew
-        self._renewed = False
-
-    def _refresh_and_apply_credentials(self, request: Any, http: Any) -> None:
-        # Once per batch; the new token goes on each part when the parts are serialised again.
-        if not self._renewed:
-            self._renew()
-            self._renewed = True
 
 
 class CallableCredentials(google.auth.credentials.Credentials):
@@ -256,7 +263,9 @@ class _Collections:
 
 class GoogleTransport:
     """One Calendar v3 service with its own connection; calls are serialised by a lock, since
-    httplib2 is not thread-safe (library-notes §1)."""
+    httplib2 is not thread-safe (library-notes §1). Batches are written and read here
+    (google_multipart) and go out on connections of their own, one per batch in flight, so a
+    provider may send several at once from its threads."""
 
     def __init__(
         self,
@@ -274,16 +283,34 @@ class GoogleTransport:
         if not api_endpoint.endswith("/calendar/v3/"):
             # The client replaces rootUrl+servicePath with it (library-notes §1).
             raise ValueError("api_endpoint must end with /calendar/v3/")
-        self._http = _CountingHttp(
-            (api_endpoint, batch_uri), stats, ca_certs=ca_cert, timeout=timeout
-        )
+        self._stats_lock = threading.Lock()
+
+        def connect() -> _CountingHttp:
+            counted = (api_endpoint, batch_uri)
+            return _CountingHttp(
+                counted, stats, self._stats_lock, ca_certs=ca_cert, timeout=timeout
+            )
+
+        self._connect = connect
+        self._http = connect()
         self._authed = google_auth_httplib2.AuthorizedHttp(credentials, http=self._http)
         self._credentials = credentials
         self._batch_uri = batch_uri
+        self.api_endpoint = api_endpoint
         self._policy = policy
         self._sleep = sleep
         self._rand = rand
         self._lock = threading.RLock()
+        # Batch connections not in use; a batch takes one (or makes one) for its exchange.
+        self._idle: list[google_auth_httplib2.AuthorizedHttp] = []
+        self._idle_lock = threading.Lock()
+        self._renew_lock = threading.Lock()
+        # Once Google throttles, batches go one at a time (retries included) under this gate:
+        # batches in flight together would compete for the same freed quota and run out of
+        # retries; one at a time, each waits once and goes through.
+        self._gate = threading.Lock()
+        self._throttled_at = -THROTTLE_MEMORY
+        self._clock = time.monotonic
         self.service = _Collections(
             build(
                 "calendar",
@@ -294,6 +321,11 @@ class GoogleTransport:
                 client_options={"api_endpoint": api_endpoint},
             )
         )
+
+    @property
+    def throttled(self) -> bool:
+        """Google throttled a request lately: send one batch at a time for now."""
+        return self._clock() - self._throttled_at < THROTTLE_MEMORY
 
     # --- single requests --------------------------------------------------------------------
 
@@ -325,7 +357,7 @@ class GoogleTransport:
 
     # --- batches ----------------------------------------------------------------------------
 
-    def batch(self, kind: str, makes: Sequence[Request]) -> list[Any]:
+    def batch(self, kind: str, makes: Sequence[BatchRequest]) -> list[Any]:
         """The answers (decoded, or ``Failure``) to up to ``MAX_BATCH`` requests, in order.
 
         Parts answered 429/5xx/rate-limited are sent again, in a smaller batch, until they
@@ -335,57 +367,93 @@ class GoogleTransport:
         answers: list[Any] = [None] * len(makes)
         pending = list(range(len(makes)))
         retries = transport_retries = 0
-        while pending:
-            try:
-                got = self._send_batch(kind, [makes[i] for i in pending])
-            except HttpError as err:  # the envelope itself failed: every part shares its fate
-                got = [Failure.of(err)] * len(pending)
-            except BatchError:
-                got = [Failure(502, "badBatchResponse", "unreadable batch answer")] * len(pending)
-            except _Retry as retry:
-                transport_retries += 1
-                if transport_retries > self._policy.transport_retries:
-                    raise _offline(retry.cause) from None
-                self._wait(self._policy.backoff(transport_retries - 1, self._rand), kind)
-                continue
-            for i, answer in zip(pending, got, strict=True):
-                answers[i] = answer
-            again = [i for i in pending if isinstance(answers[i], Failure) and answers[i].retryable]
-            delay = self._delay([answers[i] for i in again], retries) if again else None
-            if delay is None:
-                break
-            self._wait(delay, kind, answers[again[0]], parts=len(again))
-            retries += 1
-            pending = again
+        with contextlib.ExitStack() as gate:
+            gated = False
+            while pending:
+                if not gated and self.throttled:
+                    gate.enter_context(self._gate)  # held until this batch is done
+                    gated = True
+                try:
+                    got = self._send_batch(kind, [makes[i] for i in pending])
+                except _Retry as retry:
+                    transport_retries += 1
+                    if transport_retries > self._policy.transport_retries:
+                        raise _offline(retry.cause) from None
+                    self._wait(self._policy.backoff(transport_retries - 1, self._rand), kind)
+                    continue
+                for i, answer in zip(pending, got, strict=True):
+                    answers[i] = answer
+                again = [
+                    i for i in pending if isinstance(answers[i], Failure) and answers[i].retryable
+                ]
+                if any(answers[i].status in (403, 429) for i in again):  # rate limits
+                    self._throttled_at = self._clock()
+                delay = self._delay([answers[i] for i in again], retries) if again else None
+                if delay is None:
+                    break
+                self._wait(delay, kind, answers[again[0]], parts=len(again))
+                retries += 1
+                pending = again
         return answers
 
-    def _send_batch(self, kind: str, makes: Sequence[Request]) -> list[Any]:
-        got: list[Any] = [None] * len(makes)
+    def _send_batch(self, kind: str, makes: Sequence[BatchRequest]) -> list[Any]:
+        """One batch exchange: the decoded answers, or ``Failure``, in order.
 
-        def done(request_id: str, response: Any, exception: HttpError | None) -> None:
-            got[int(request_id)] = (
-                _checked(response) if exception is None else Failure.of(exception)
+        Parts answered 401 are sent once more after renewing the token, as the client library
+        does; only trouble with no HTTP answer at all is raised (``_Retry``).
+        """
+        parts = [_part(make(self.service)) for make in makes]
+        used = self._credentials.token
+        answers = self._exchange(kind, parts)
+        unauthorised = [n for n, a in enumerate(answers) if a.status == 401]
+        if unauthorised:
+            with self._renew_lock:  # one renewal, however many batches were refused with it
+                if self._credentials.token == used:
+                    self._guarded(self._renew)
+            again = self._exchange(kind, [parts[n] for n in unauthorised])
+            for n, answer in zip(unauthorised, again, strict=True):
+                answers[n] = answer
+        return [_decoded(a) for a in answers]
+
+    def _exchange(self, kind: str, parts: Sequence[multipart.Part]) -> list[multipart.Answer]:
+        boundary = "batch_" + secrets.token_hex(16)
+        base_id = secrets.token_hex(8)
+        body = multipart.encode(parts, boundary, base_id)
+        headers = {"content-type": f'multipart/mixed; boundary="{boundary}"'}
+        with self._connection() as authed:
+            authed.http.kind = kind
+            resp, content = self._guarded(
+                lambda: authed.request(self._batch_uri, method="POST", body=body, headers=headers)
             )
+        if resp.status >= 300:  # the envelope itself failed: every part shares its fate
+            outer = multipart.Answer(resp.status, {"retry-after": resp.get("retry-after")}, content)
+            return [outer] * len(parts)
+        try:
+            return multipart.decode(resp.get("content-type", ""), content, len(parts), base_id)
+        except multipart.MalformedBatch as err:
+            log.warning("Google Calendar: unreadable batch answer (%s)", err)
+            bad = b'{"error": {"errors": [{"reason": "badBatchResponse"}]}}'
+            return [multipart.Answer(502, {}, bad)] * len(parts)
 
-        batch = _Batch(self._renew, self._batch_uri)
-        for n, make in enumerate(makes):
-            batch.add(make(self.service), callback=done, request_id=str(n))
-        with self._lock:
-            self._http.kind = kind
-
-            def run() -> None:
-                # The library would renew an unusable token with a bare Http() (see _Batch).
-                if not self._credentials.valid:
-                    self._renew()
-                batch.execute(http=self._authed)
-
-            self._guarded(run)
-        return got
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A batch connection used by nobody else meanwhile (httplib2 is not thread-safe)."""
+        with self._idle_lock:
+            authed = self._idle.pop() if self._idle else None
+        if authed is None:
+            authed = google_auth_httplib2.AuthorizedHttp(self._credentials, http=self._connect())
+        try:
+            yield authed
+        finally:
+            with self._idle_lock:
+                self._idle.append(authed)
 
     # --- shared -----------------------------------------------------------------------------
 
     def _renew(self) -> None:
-        self._credentials.refresh(google_auth_httplib2.Request(self._http))  # type: ignore[no-untyped-call]
+        # A connection of its own: the shared ones may be in use by another thread.
+        request = google_auth_httplib2.Request(self._connect())
+        self._credentials.refresh(request)  # type: ignore[no-untyped-call]
 
     def _guarded(self, run: Callable[[], Any]) -> Any:
         """Run an HTTP exchange; no-answer trouble becomes ``_Retry``/``Offline``/auth errors."""
@@ -422,6 +490,26 @@ class _Retry(Exception):
     def __init__(self, cause: BaseException) -> None:
         super().__init__(type(cause).__name__)
         self.cause = cause
+
+
+def _part(request: HttpRequest | Part) -> Part:
+    """A batch part; a client request is taken apart, never executed."""
+    if isinstance(request, Part):
+        return request
+    return Part(request.method, request.uri, request.headers, request.body)
+
+
+def _decoded(answer: multipart.Answer) -> Any:
+    """A batch part's answer as the client library would hand it over: the JSON object (``{}``
+    for an empty body), or ``Failure``."""
+    if answer.status >= 300:
+        return Failure.parse(answer.status, answer.body, answer.headers.get("retry-after"))
+    if not answer.body.strip():
+        return {}
+    try:
+        return _checked(json.loads(answer.body))
+    except ValueError:
+        return _checked(answer.body)
 
 
 def _checked(answer: Any) -> Any:

@@ -6,13 +6,13 @@ same meeting. Free, declined and cancelled events never block time.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from app.core import identity
 from app.core.model import Event, Response, ShowAs, Status, TimeSpan
-from app.core.planner import Link, Origin
 from app.core.rules import Side
 
 
@@ -41,28 +41,47 @@ def _blocks_time(event: Event, owner: str | None) -> bool:
 
 def find(
     changed: Mapping[Side, Iterable[Event]],
-    known: Mapping[Side, Iterable[Event]],
-    links: Iterable[Link],
+    known: Callable[[Side], Iterable[Event]],
+    twins: Iterable[tuple[str, str]],
     owners: Mapping[Side, str | None],
 ) -> list[Overlap]:
-    """Overlaps between events changed this run and the other calendar's known events."""
-    twins = {(lk.a_id, lk.b_id) for lk in links if lk.origin is Origin.TWIN}
+    """Overlaps between events changed this run and the other calendar's known events.
+
+    ``known(side)`` is asked only for a side facing a changed event that blocks time: building
+    it decodes stored snapshots, which a run with no such change (an echo, a copy) never needs.
+    """
+    twin_pairs = set(twins)
     found: dict[tuple[str, str], Overlap] = {}
     for side in (Side.A, Side.B):
-        others = [o for o in known[side.other] if _blocks_time(o, owners[side.other])]
-        for ev in changed[side]:
-            if ev.ref is None or not _blocks_time(ev, owners[side]):
-                continue
-            assert isinstance(ev.when, TimeSpan)
-            for o in others:
-                assert isinstance(o.when, TimeSpan) and o.ref is not None
-                if not (ev.when.start < o.when.end and o.when.start < ev.when.end):
+        mine = [
+            _span(e) for e in changed[side] if e.ref is not None and _blocks_time(e, owners[side])
+        ]
+        if not mine:
+            continue
+        # Sorted by start: each changed event scans only those starting within the longest
+        # event's length before it, not the whole calendar.
+        others = sorted(
+            (_span(o) for o in known(side.other) if _blocks_time(o, owners[side.other])),
+            key=lambda x: x[0],
+        )
+        starts = [start for start, _, _ in others]
+        longest = max((end - start for start, end, _ in others), default=dt.timedelta(0))
+        for ev_start, ev_end, ev in mine:
+            lo = bisect.bisect_right(starts, ev_start - longest)
+            hi = bisect.bisect_left(starts, ev_end)
+            for o_start, o_end, o in others[lo:hi]:
+                if o_end <= ev_start or o.ref is None:
                     continue
                 a, b = (ev, o) if side is Side.A else (o, ev)
                 assert a.ref is not None and b.ref is not None
                 key = (a.ref.event_id, b.ref.event_id)
-                if key in twins:
+                if key in twin_pairs:
                     continue
-                start = max(ev.when.start, o.when.start).astimezone(dt.UTC)
-                found[key] = Overlap(key[0], key[1], a.title, b.title, start)
+                found[key] = Overlap(key[0], key[1], a.title, b.title, max(ev_start, o_start))
     return list(found.values())
+
+
+def _span(event: Event) -> tuple[dt.datetime, dt.datetime, Event]:
+    """(start, end) in UTC: instants compare safely, wall times in one zone ignore the DST fold."""
+    assert isinstance(event.when, TimeSpan)
+    return event.when.start.astimezone(dt.UTC), event.when.end.astimezone(dt.UTC), event
