@@ -24,20 +24,25 @@ PROVEN: dict[str, list[str]] = {
     ],
     '"this and following" split': [
         "sandbox/test_google_api.py::test_this_and_following_split",
+        "sync/test_series_cases_sandbox.py::test_a_daily_series_split_this_and_following",
     ],
     "lost exceptions": [
         "sync/test_series_sandbox.py::test_weekly_standup_with_a_moved_and_a_cancelled_occurrence",
     ],
     "exception storms": [
         "sync/test_series_sandbox.py::test_a_series_with_a_hundred_moved_occurrences_costs_batches",
+        "sync/test_series_cases_sandbox.py::test_a_series_with_500_moved_occurrences_syncs_in_batches",
     ],
     "DST / travel shifts": [
         "sync/test_engine_memory.py::test_the_laptops_time_zone_changing_moves_nothing",
         "core/test_model.py::test_same_instant_in_another_zone_is_the_same_single_event",
         "sync/test_series_sandbox.py::test_weekly_standup_with_a_moved_and_a_cancelled_occurrence",
+        "sync/test_series_cases_sandbox.py::test_a_series_across_both_dst_changes_keeps_its_wall_time",
+        "sync/test_series_cases_sandbox.py::test_changing_the_laptops_zone_between_syncs_moves_no_occurrence",
     ],
     "mass deletion": [
         "sync/test_engine_memory.py::test_mass_deletion_stops_the_pair_and_asks",
+        "sync/test_engine_memory.py::test_deleting_a_series_counts_its_occurrences_for_the_mass_delete_guard",
         "sync/test_engine_memory.py::test_the_persons_answer_to_a_held_deletion_is_carried_out_once",
     ],
     "copy/paste deletes the original": [
@@ -63,9 +68,9 @@ PROVEN: dict[str, list[str]] = {
     "token revoked weekly": [
         "auth/test_accounts.py::test_revocation_marks_needs_sign_in_tells_once_and_one_click_resumes",
     ],
-    # Queries are built from datetime.isoformat() in UTC, never from the locale; no test runs
-    # the process under another locale yet.
-    "zero items from locale": ["GAP: no test under a non-English locale yet"],
+    "zero items from locale": [
+        "sync/test_locale_sandbox.py::test_a_sync_under_thai_and_turkish_locales_finds_and_copies_everything",
+    ],
 }
 
 

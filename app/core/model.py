@@ -168,6 +168,10 @@ class Event:
     created_key: str | None = None
     # What a write had to drop or shorten, shown to the person on the item.
     losses: tuple[str, ...] = field(default=(), compare=False)
+    # Where the event opens in its cloud's web calendar (Google htmlLink, Graph webLink).
+    web_link: str | None = None
+    # The fingerprint of the last synced view, kept in our extended property (core.fingerprint).
+    synced: str | None = None
 
     @property
     def all_day(self) -> bool:
@@ -194,6 +198,8 @@ _NOT_CONTENT = {
     "created_key",
     "losses",
     "series_id",
+    "web_link",
+    "synced",
 }
 
 

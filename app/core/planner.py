@@ -24,9 +24,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from app.core import identity
-from app.core.model import Event, Status, TimeSpan
+from app.core import fingerprint, identity
+from app.core.fingerprint import Fingerprint
+from app.core.model import Event, Status, TimeSpan, content_dict
+from app.core.recurrence import RecurrenceError, expand
 from app.core.rules import ConflictPolicy, PairRules, Side
+from app.core.stored import Stored, decode_event, decode_mapping
 
 
 class Origin(StrEnum):
@@ -43,9 +46,13 @@ class Link:
     b_id: str
     a_etag: str | None
     b_etag: str | None
-    view: Mapping[str, Any]
-    a_event: Event | None = None  # last known full events, to write back without a re-read
-    b_event: Event | None = None
+    # The store passes these three as their JSON text; each is decoded when first read, since a
+    # run reads the snapshots of the few links that changed only (app/core/stored.py). The
+    # descriptors belong to the class, not to an instance (hence the noqa).
+    view: Stored[Mapping[str, Any]] = Stored(decode_mapping)  # noqa: RUF009
+    # The last known full events, to write back without a re-read.
+    a_event: Stored[Event | None] = Stored(decode_event, None)  # noqa: RUF009
+    b_event: Stored[Event | None] = Stored(decode_event, None)  # noqa: RUF009
     key_gen: int = 0
 
     def id_on(self, side: Side) -> str:
@@ -71,6 +78,11 @@ class SideRead:
     deleted: frozenset[str] = frozenset()  # confirmed deletions (incl. confirmed absences)
     full: bool = False
     owner: str | None = None  # the calendar owner's address (for "declined" exclusions)
+
+
+# A link's etag for a side whose write failed while the other side took the merged view:
+# BEHIND + the etag it had. The next run writes the synced view there (core.planner._behind).
+BEHIND = "!behind:"
 
 
 class Kind(StrEnum):
@@ -106,15 +118,50 @@ class Action:
 @dataclass
 class Plan:
     actions: list[Action] = field(default_factory=list)
-    deletes: int = 0
+    deletes: int = 0  # what the deletions remove, a series counting each of its occurrences
 
-    def add(self, action: Action) -> None:
-        self.actions.append(action)
+    def add(self, action: Action, weight: int = 1) -> None:
+        self.actions.append(_stamped(action))
         if action.kind is Kind.DELETE:
-            self.deletes += 1
+            self.deletes += weight
 
     def count(self, kind: Kind) -> int:
         return sum(1 for a in self.actions if a.kind is kind)
+
+
+def _stamped(action: Action) -> Action:
+    """A write carries the fingerprint of the synced view it establishes (core.fingerprint),
+    one generation newer than any known for the link, on either side or on this device."""
+    lk, event = action.link, action.event
+    if action.kind not in (Kind.CREATE, Kind.UPDATE) or lk is None or event is None:
+        return action
+    if event.status is Status.CANCELLED:
+        return action  # a cancelled occurrence is not an event that keeps properties
+    known = fingerprint.newest(*_synced_texts(lk), event.synced)
+    awaits: dict[str, frozenset[str]] = {}
+    other = action.side.other if action.side is not None else None
+    there = lk.event_on(other) if other is not None and action.kind is Kind.UPDATE else None
+    if other is not None and there is not None:
+        # What the other side still has to receive in this generation (a merge).
+        now = content_dict(there)
+        awaits[other.value] = frozenset(f for f, v in lk.view.items() if now.get(f) != v)
+    stamp = fingerprint.of_view(lk.view, (known.generation if known else 0) + 1, awaits)
+    return replace(action, event=replace(event, synced=stamp.text()))
+
+
+def _synced_texts(lk: Link) -> tuple[str | None, ...]:
+    return tuple(e.synced if e is not None else None for e in (lk.a_event, lk.b_event))
+
+
+def weight(event: Event | None, window: tuple[dt.datetime, dt.datetime]) -> int:
+    """How many events a deletion of ``event`` removes from the window: a series counts its
+    occurrences (the mass-delete guard's measure), anything else one."""
+    if event is None or event.recurrence is None:
+        return 1
+    try:
+        return max(1, len(expand(event.recurrence, event.when, window[0], window[1])))
+    except RecurrenceError:
+        return 1
 
 
 def view_hash(view: Mapping[str, Any]) -> str:
@@ -173,8 +220,46 @@ def _changed(ctx: Context, lk: Link, side: Side) -> tuple[Event | None, bool, bo
         return None, False, False
     if cur.status is Status.CANCELLED:
         return None, False, True
-    changed = cur.etag != lk.etag_on(side) and view_hash(ctx.rules.view(cur)) != lk.view_hash
+    stored = lk.etag_on(side)
+    if stored is not None and stored.startswith(BEHIND) and cur.etag == stored[len(BEHIND) :]:
+        return cur, False, False  # still as it was when our write failed: not a person's edit
+    changed = cur.etag != stored and view_hash(ctx.rules.view(cur)) != lk.view_hash
     return cur, changed, False
+
+
+def _behind(lk: Link, side: Side, cur: Event | None) -> bool:
+    """Whether a write to this side failed while the other side took the merged view (the
+    engine then stores the side's etag behind ``BEHIND``), and nobody edited it since."""
+    stored = lk.etag_on(side)
+    return (
+        cur is not None
+        and stored is not None
+        and stored.startswith(BEHIND)
+        and cur.etag == stored[len(BEHIND) :]
+    )
+
+
+def _newer_base(lk: Link, *current: Event | None) -> Fingerprint | None:
+    """The fingerprint another device left on these events, if newer than what this device
+    synced last (its snapshot): then changes are judged against it."""
+    theirs = fingerprint.newest(*(e.synced for e in current if e is not None))
+    mine = fingerprint.newest(*_synced_texts(lk))
+    if theirs is not None and (mine is None or theirs.generation > mine.generation):
+        return theirs
+    return None
+
+
+def _moved(
+    ctx: Context, base: Fingerprint, event: Event, missed: frozenset[str] = frozenset()
+) -> bool:
+    view = ctx.rules.view(event)
+    return any(base.moved(view, f) for f in view if f not in missed)
+
+
+def _missed(base: Fingerprint, side: Side, *own: Event | None) -> frozenset[str]:
+    """Fields a merge sent to ``side`` in ``base``'s generation that never arrived there."""
+    mine = fingerprint.newest(*(e.synced for e in own if e is not None))
+    return base.missed_by(side.value, mine)
 
 
 def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
@@ -182,6 +267,24 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
     b_cur, b_changed, b_del = _changed(ctx, lk, Side.B)
     if a_cur is None and b_cur is None and not a_del and not b_del:
         return  # nothing reported on either side
+    base = _newer_base(lk, a_cur, b_cur)
+    missed = {Side.A: frozenset[str](), Side.B: frozenset[str]()}
+    if base is not None:
+        # Another device synced since this one: what it established is the base.
+        missed = {
+            Side.A: _missed(base, Side.A, a_cur, lk.a_event),
+            Side.B: _missed(base, Side.B, b_cur, lk.b_event),
+        }
+        a_changed = (
+            a_cur is not None
+            and a_cur.etag != lk.a_etag
+            and _moved(ctx, base, a_cur, missed[Side.A])
+        )
+        b_changed = (
+            b_cur is not None
+            and b_cur.etag != lk.b_etag
+            and _moved(ctx, base, b_cur, missed[Side.B])
+        )
     if lk.id in ctx.open_conflicts:
         return  # both versions stay as they are until the person chooses
     if lk.origin is Origin.TWIN:
@@ -206,7 +309,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
     if o_event is not None:
         why_not = ctx.rules.excluded(o_event, ctx.read(origin).owner)
         if why_not is not None:
-            _delete(lk, copy, out, f"the original is now excluded: {why_not}")
+            _delete(ctx, lk, copy, out, f"the original is now excluded: {why_not}")
             return
         if not in_window(o_event, ctx.window):
             return  # left the window: the copy is left alone (never deleted for that)
@@ -218,17 +321,29 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
         if two_way and changed[copy]:
             _recreate(ctx, lk, origin, from_side=copy, source=cur[copy], out=out)
         else:
-            _delete(lk, copy, out, "the original was deleted")
+            _delete(ctx, lk, copy, out, "the original was deleted")
         return
     if deleted[copy]:
         if two_way and not changed[origin]:
-            _delete(lk, origin, out, "its copy was deleted on the other calendar")
+            _delete(ctx, lk, origin, out, "its copy was deleted on the other calendar")
         else:
             source = cur[origin] or lk.event_on(origin)
             if source is not None:
                 _recreate(ctx, lk, copy, from_side=origin, source=source, out=out)
         return
 
+    for side in (origin, copy):
+        if _behind(lk, side, cur[side]) and (side is copy or two_way):
+            # Our write there failed last time, the other side has the synced view: carry it out.
+            source = cur[side.other] or lk.event_on(side.other)
+            if source is not None:
+                reason = "a write that failed is carried out"
+                _write(ctx, lk, side, merged=source, out=out, current=cur, reason=reason)
+                return
+    if (missed[Side.A] or missed[Side.B]) and a_cur is not None and b_cur is not None:
+        # A merge of another device's reached one side only: finish it, with any edit since.
+        _merge(ctx, lk, cur, out, base, missed)
+        return
     if not changed[origin] and not changed[copy]:
         if (a_cur is not None and a_cur.etag != lk.a_etag) or (
             b_cur is not None and b_cur.etag != lk.b_etag
@@ -249,7 +364,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
             ctx, lk, winner.other, merged=src, out=out, current=cur, reason=f"edited on {winner}"
         )
         return
-    _merge(ctx, lk, cur, out)
+    _merge(ctx, lk, cur, out, base)
 
 
 def _refresh(ctx: Context, lk: Link, a_cur: Event | None, b_cur: Event | None) -> Link:
@@ -257,12 +372,31 @@ def _refresh(ctx: Context, lk: Link, a_cur: Event | None, b_cur: Event | None) -
         lk,
         a_etag=_etag(a_cur, lk.a_etag),
         b_etag=_etag(b_cur, lk.b_etag),
-        a_event=a_cur or lk.a_event,
-        b_event=b_cur or lk.b_event,
+        a_event=_keep_synced(a_cur, lk.a_event),
+        b_event=_keep_synced(b_cur, lk.b_event),
     )
 
 
-def _merge(ctx: Context, lk: Link, cur: dict[Side, Event | None], out: Plan) -> None:
+def _keep_synced(current: Event | None, known: Event | None) -> Event | None:
+    """The event read now, keeping the fingerprint known for it when the read left our
+    properties out (Graph's delta): the snapshot must not forget its generation."""
+    if current is None:
+        return known
+    if current.synced is None and known is not None and known.synced is not None:
+        return replace(current, synced=known.synced)
+    return current
+
+
+def _merge(
+    ctx: Context,
+    lk: Link,
+    cur: dict[Side, Event | None],
+    out: Plan,
+    base: Fingerprint | None = None,
+    missed: Mapping[Side, frozenset[str]] | None = None,
+) -> None:
+    """Field by field against the last synced view: the snapshot, or ``base`` when newer.
+    ``missed``: fields a side never received from a merge (still old there, not edited)."""
     a, b = cur[Side.A], cur[Side.B]
     assert a is not None and b is not None
     va, vb = ctx.rules.view(a), ctx.rules.view(b)
@@ -275,7 +409,14 @@ def _merge(ctx: Context, lk: Link, cur: dict[Side, Event | None], out: Plan) -> 
     for f in ctx.rules.synced_fields:
         if va.get(f) == vb.get(f):
             continue
-        a_moved, b_moved = va.get(f) != snap.get(f), vb.get(f) != snap.get(f)
+        if base is not None:
+            a_moved, b_moved = base.moved(va, f), base.moved(vb, f)
+        else:
+            a_moved, b_moved = va.get(f) != snap.get(f), vb.get(f) != snap.get(f)
+        if missed and f in missed.get(Side.A, ()):
+            a_moved, b_moved = False, True  # B has what A was to receive (or edited it since)
+        elif missed and f in missed.get(Side.B, ()):
+            a_moved, b_moved = True, False
         if a_moved and not b_moved:
             take[f] = Side.A
         elif b_moved and not a_moved:
@@ -284,7 +425,8 @@ def _merge(ctx: Context, lk: Link, cur: dict[Side, Event | None], out: Plan) -> 
             clashes.append(f)
     if clashes:
         policy = ctx.rules.conflict_policy
-        if policy is ConflictPolicy.ASK:
+        # (A link being recovered has no row yet to hang a question on: newest wins there.)
+        if policy is ConflictPolicy.ASK and lk.id is not None:
             out.add(
                 Action(
                     Kind.CONFLICT,
@@ -368,10 +510,17 @@ def _etag(event: Event | None, fallback: str | None) -> str | None:
 
 
 def _linked(ctx: Context, lk: Link, a: Event, b: Event) -> Link:
-    return replace(lk, view=ctx.rules.view(a), a_etag=a.etag, b_etag=b.etag, a_event=a, b_event=b)
+    return replace(
+        lk,
+        view=ctx.rules.view(a),
+        a_etag=a.etag,
+        b_etag=b.etag,
+        a_event=_keep_synced(a, lk.a_event),
+        b_event=_keep_synced(b, lk.b_event),
+    )
 
 
-def _delete(lk: Link, side: Side, out: Plan, reason: str) -> None:
+def _delete(ctx: Context, lk: Link, side: Side, out: Plan, reason: str) -> None:
     event = lk.event_on(side)
     out.add(
         Action(
@@ -382,7 +531,8 @@ def _delete(lk: Link, side: Side, out: Plan, reason: str) -> None:
             etag=None,  # the etag may have moved with an edit we did not read: delete anyway
             event=event,
             reason=reason,
-        )
+        ),
+        weight(event or lk.event_on(side.other), ctx.window),
     )
 
 
@@ -442,10 +592,11 @@ def _plan_unlinked(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Plan
                     claimed.add((side.other, tags_there.get(tag, "")))
             else:
                 origins[side][eid] = own
+    b_by_uid = _by_uid(origins[Side.B])  # (an index: a scan per origin was quadratic)
     for a_id, a_ev in origins[Side.A].items():
         if (Side.A, a_id) in claimed:
             continue
-        twin = _find_twin(a_ev, origins[Side.B], claimed)
+        twin = _find_twin(a_ev, b_by_uid, claimed)
         if twin is not None:
             assert twin.ref is not None
             claimed |= {(Side.A, a_id), (Side.B, twin.ref.event_id)}
@@ -568,14 +719,22 @@ def _origin_tags(
     return {identity.tag_for(o_cal, i, t_cal): i for i in ids}
 
 
+def _by_uid(candidates: dict[str, Event]) -> dict[str, list[tuple[str, Event]]]:
+    """Candidates by lower-cased iCalendar UID, each list in the candidates' order."""
+    out: dict[str, list[tuple[str, Event]]] = {}
+    for oid, candidate in candidates.items():
+        if candidate.ical_uid:
+            out.setdefault(candidate.ical_uid.lower(), []).append((oid, candidate))
+    return out
+
+
 def _find_twin(
-    event: Event, candidates: dict[str, Event], claimed: set[tuple[Side, str]]
+    event: Event, by_uid: dict[str, list[tuple[str, Event]]], claimed: set[tuple[Side, str]]
 ) -> Event | None:
     if not event.ical_uid:
         return None
-    uid = event.ical_uid.lower()
-    for oid, candidate in candidates.items():
-        if (Side.B, oid) not in claimed and (candidate.ical_uid or "").lower() == uid:
+    for oid, candidate in by_uid.get(event.ical_uid.lower(), ()):
+        if (Side.B, oid) not in claimed:
             return candidate
     return None
 
@@ -583,9 +742,10 @@ def _find_twin(
 def _recovered(ctx: Context, side: Side, eid: str, copy: Event, origin_id: str, out: Plan) -> None:
     """Link our copy found without a link, and bring the two up to date if they differ.
 
-    There is no snapshot for such a pair, so the side modified last wins (in a one-way pair,
-    always the origin): after a crash the origin moved on since the copy was written; on a
-    fresh device the person may have edited the copy since.
+    There is no snapshot for such a pair. In a two-way pair the fingerprint on the events (the
+    last synced view, core.fingerprint) gives a field-level merge; without one the side
+    modified last wins (in a one-way pair, always the origin): after a crash the origin moved
+    on since the copy was written; on a fresh device the person may have edited the copy since.
     """
     origin = side.other
     o_event = ctx.read(origin).events.get(origin_id)
@@ -606,6 +766,13 @@ def _recovered(ctx: Context, side: Side, eid: str, copy: Event, origin_id: str, 
     reason = "found our copy (after a crash, a rebuild or another device)"
     if o_event is None or ctx.rules.view(o_event) == link.view:
         out.add(Action(Kind.LINK, link=link, reason=reason))
+        return
+    base = fingerprint.newest(copy.synced, o_event.synced)
+    if base is not None and ctx.rules.direction.copies_from(side):
+        # The last synced view travels on the events: merge field by field against it, as if
+        # the snapshot had never been lost.
+        missed = {s: _missed(base, s, a_ev if s is Side.A else b_ev) for s in Side}
+        _merge(ctx, link, {Side.A: a_ev, Side.B: b_ev}, out, base, missed)
         return
     copy_newer = (
         copy.updated is not None and o_event.updated is not None and copy.updated > o_event.updated

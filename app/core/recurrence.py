@@ -80,6 +80,7 @@ __all__ = [
     "RecurrenceError",
     "Unmappable",
     "describe",
+    "ends_before_it_starts",
     "expand",
     "normalize_rrule",
     "recurrence_from_google",
@@ -792,6 +793,9 @@ def recurrence_from_google(lines: Sequence[str], when: TimeSpan | DaySpan) -> Re
         raise RecurrenceError(
             f"the recurrence has {len(rules)} RRULE lines; only one rule per series is supported"
         )
+    if ends_before_it_starts(Recurrence(rules[0]), when):
+        # RFC 5545 would keep the first date alone; surely not what its author meant.
+        raise RecurrenceError("the repeat rule ends (UNTIL) before the series' first date")
     rule = _rule_for(rules[0], s)
     return Recurrence(_format(rule), _points(exdates, s), _points(rdates, s))
 
@@ -849,6 +853,23 @@ def _day_list(days: Iterable[int]) -> str:
 
 
 # --------------------------------------------------------------------------- expansion
+
+
+def ends_before_it_starts(rec: Recurrence, when: TimeSpan | DaySpan) -> bool:
+    """An UNTIL earlier than the series' first start (read from a cloud as it was written:
+    normalising makes it the first day's end, as RFC 5545 keeps DTSTART)."""
+    try:
+        rule, s = _parse(rec.rrule), _series(when)
+    except RecurrenceError:
+        return False
+    until = rule.until
+    if until is None:
+        return False
+    if not isinstance(until, dt.datetime):
+        return until < s.start_date
+    if until.tzinfo is None or s.tz is None:  # floating: compare wall times
+        return until.replace(tzinfo=None) < s.local
+    return until < s.local.replace(tzinfo=s.tz)
 
 
 def expand(
@@ -930,6 +951,7 @@ __all__ = [
     "RecurrenceError",
     "Unmappable",
     "describe",
+    "ends_before_it_starts",
     "expand",
     "normalize_rrule",
     "recurrence_from_google",

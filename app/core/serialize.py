@@ -87,6 +87,9 @@ def event_to_json(e: Event) -> dict[str, Any]:
         "tag": e.tag,
         "created_key": e.created_key,
         "losses": list(e.losses),
+        # Only when a cloud named one (an event built here has none): snapshots stay small.
+        **({"web_link": e.web_link} if e.web_link else {}),
+        **({"synced": e.synced} if e.synced else {}),
     }
 
 
@@ -132,4 +135,6 @@ def event_from_json(d: dict[str, Any]) -> Event:
         tag=d["tag"],
         created_key=d.get("created_key"),
         losses=tuple(d["losses"]),
+        web_link=d.get("web_link"),
+        synced=d.get("synced"),
     )

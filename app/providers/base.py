@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -152,6 +152,15 @@ class CalendarProvider(ABC):
         except for errors that concern the whole account (AuthRequired, Offline, ...).
         """
 
+    def apply_iter(
+        self, calendar_id: str, ops: Sequence[WriteOp]
+    ) -> Generator[tuple[int, list[WriteResult]], None, None]:
+        """``apply``, with the results handed over as they come: (index of the first op, the
+        results of the ops from there on), in any order, each op once. The engine commits each
+        part while the rest is still being written. By default everything comes at the end.
+        """
+        yield 0, self.apply(calendar_id, ops)
+
     @abstractmethod
     def find_tagged(self, calendar_id: str, tag: str) -> list[Event]:
         """Events carrying our provenance tag with this value."""
@@ -159,6 +168,35 @@ class CalendarProvider(ABC):
     @abstractmethod
     def find_by_ical_uid(self, calendar_id: str, ical_uid: str) -> list[Event]:
         """Events with this iCalendar UID (twins: one meeting invited at both addresses)."""
+
+    @abstractmethod
+    def decline(
+        self, calendar_id: str, event_id: str, *, comment: str = "", notify: bool = True
+    ) -> None:
+        """Decline an invitation the calendar's owner received; with ``notify`` the organizer
+        is told (the person's own choice: the one write that may mail someone).
+
+        Raises NotFound when the event is gone, and Rejected when the owner organizes it or is
+        not invited to it.
+        """
+
+    # --- series another calendar cannot hold (app/sync/occurrences.py) ---------------------
+
+    def cannot_hold(self, event: Event) -> str | None:
+        """Why this calendar cannot hold ``event``'s repeat rule, in words; None if it can."""
+        return None
+
+    def occurrences(
+        self, calendar_id: str, series_ids: Sequence[str], window: Window
+    ) -> dict[str, list[Event] | None]:
+        """Each series' occurrences in the window as the cloud expands them (exceptions
+        included, cancelled ones left out), each with an id ``get_events`` and ``apply`` accept;
+        None for a series that is gone, and no entry where the answer was unclear."""
+        raise NotImplementedError(f"{type(self).__name__} does not list occurrences")
+
+    def occurrence_of(self, event_id: str) -> str | None:
+        """The series an occurrence id from ``occurrences`` belongs to; None for other ids."""
+        return None
 
     # --- one-item conveniences over apply() ------------------------------------------------
 

@@ -65,6 +65,7 @@ MAX_PROPERTY_VALUE: Final = 1024  # extendedProperties values; longer ones are t
 COLOR_IDS: Final = frozenset(str(n) for n in range(1, 12))
 
 TAG_KEY: Final = "meridianSource"
+SYNCED_KEY: Final = "meridianSynced"  # the last synced view (core.fingerprint)
 SHOW_AS_KEY: Final = "meridianShowAs"
 PRIVACY_KEY: Final = "meridianPrivacy"
 CATEGORIES_KEY: Final = "meridianCategories"
@@ -153,6 +154,7 @@ def _read(item: dict[str, Any], event_id: str, calendar_id: str, calendar_tz: st
         "updated": _lenient_instant(item.get("updated")),
         # Our copies have ids we chose (core.identity keys), so the id names the tag as well.
         "created_key": event_id if tag_from_key(event_id) else None,
+        "web_link": item.get("htmlLink") if isinstance(item.get("htmlLink"), str) else None,
     }
     if status is Status.CANCELLED:
         return Event(ref, _placeholder(original_start), status=status, series_id=series_id,
@@ -189,6 +191,7 @@ def _read(item: dict[str, Any], event_id: str, calendar_id: str, calendar_tz: st
         series_id=series_id,
         original_start=original_start,
         tag=private.get(TAG_KEY) or tag_from_key(event_id),
+        synced=private.get(SYNCED_KEY),
         **meta,
     )
 
@@ -501,6 +504,8 @@ def event_to_google(
         private[DESC_FORMAT_KEY] = f"{'html' if is_html else 'text'}:{_digest(description)}"
     if event.tag is not None:
         private[TAG_KEY] = event.tag
+    if event.synced is not None:  # (never cleared: an old fingerprint is still a fingerprint)
+        private[SYNCED_KEY] = event.synced
     if private:
         body["extendedProperties"] = {"private": private}
     if event.series_id is not None and event.original_start is not None:

@@ -67,12 +67,21 @@ from app.providers.htmltext import html_to_text
 # One GUID namespace for our named properties (api-spec §2.8: "{type} {guid} Name {name}").
 PROPERTY_SET: Final = "{6b1f0d3e-2a7c-4e59-b8d4-3c9e1f5a7d20}"
 TAG_PROP: Final = f"String {PROPERTY_SET} Name meridianSource"  # provenance tag
+SYNCED_PROP: Final = f"String {PROPERTY_SET} Name meridianSynced"  # core.fingerprint
 COLOR_PROP: Final = f"String {PROPERTY_SET} Name meridianColor"  # Google colorId
 REMINDERS_PROP: Final = f"String {PROPERTY_SET} Name meridianReminders"  # {"default","list"}
 ZONE_PROP: Final = f"String {PROPERTY_SET} Name meridianZone"  # {"start","end","sent"}
 STATUS_PROP: Final = f"String {PROPERTY_SET} Name meridianStatus"  # Status value
 BODY_PROP: Final = f"String {PROPERTY_SET} Name meridianBody"  # "html" or "text:<digest>"
-PROPERTIES: Final = (TAG_PROP, COLOR_PROP, REMINDERS_PROP, ZONE_PROP, STATUS_PROP, BODY_PROP)
+PROPERTIES: Final = (
+    TAG_PROP,
+    COLOR_PROP,
+    REMINDERS_PROP,
+    ZONE_PROP,
+    STATUS_PROP,
+    BODY_PROP,
+    SYNCED_PROP,
+)
 
 # [U] Graph documents no subject limit; 255 is the MAPI/EWS subject length.
 MAX_SUBJECT: Final = 255
@@ -257,7 +266,9 @@ def _read(item: dict[str, Any], calendar_id: str, event_id: str) -> Event:
         series_id=series_id,
         original_start=original,
         tag=ext.get(TAG_PROP) or None,
+        synced=ext.get(SYNCED_PROP) or None,
         created_key=_opt(item, "transactionId", str, None),
+        web_link=_opt(item, "webLink", str, None),
     )
 
 
@@ -501,6 +512,8 @@ def event_to_graph(
     }
     if event.tag is not None:  # never erase provenance by accident
         props[TAG_PROP] = event.tag
+    if event.synced is not None:
+        props[SYNCED_PROP] = event.synced
     body["singleValueExtendedProperties"] = [{"id": k, "value": v} for k, v in props.items()]
     return body, tuple(dict.fromkeys(losses))
 

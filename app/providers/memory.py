@@ -13,13 +13,14 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from app.core.model import Event, EventRef, Provider
+from app.core.model import Event, EventRef, Provider, Response
 from app.errors import (
     AlreadyExists,
     CursorExpired,
     NotFound,
     PreconditionFailed,
     ProviderError,
+    Rejected,
 )
 from app.providers.base import (
     Calendar,
@@ -62,12 +63,16 @@ class MemoryProvider(CalendarProvider):
             self.add_calendar(cid)
         # Fault injection for engine tests: called before each op; may raise or return an error.
         self.before_op: Callable[[str, WriteOp], ProviderError | None] | None = None
+        # Responses a real service would have mailed: (organizer, event id, comment).
+        self.responses: list[tuple[str, str, str]] = []
 
     # --- test helpers -------------------------------------------------------------------------
 
-    def add_calendar(self, calendar_id: str, name: str | None = None) -> None:
+    def add_calendar(
+        self, calendar_id: str, name: str | None = None, owner: str | None = None
+    ) -> None:
         self._cals[calendar_id] = _Cal(
-            Calendar(calendar_id, name or calendar_id, primary=not self._cals)
+            Calendar(calendar_id, name or calendar_id, primary=not self._cals, owner=owner)
         )
 
     def expire_cursors(self, calendar_id: str) -> None:
@@ -126,6 +131,28 @@ class MemoryProvider(CalendarProvider):
     def find_by_ical_uid(self, calendar_id: str, ical_uid: str) -> list[Event]:
         self.stats.count("find")
         return [e for e in self._cal(calendar_id).events.values() if e.ical_uid == ical_uid]
+
+    def decline(
+        self, calendar_id: str, event_id: str, *, comment: str = "", notify: bool = True
+    ) -> None:
+        self.stats.count("respond")
+        cal = self._cal(calendar_id)
+        current = cal.events.get(event_id)
+        if current is None:
+            raise NotFound(f"Event {event_id} does not exist any more.")
+        me = (cal.info.owner or calendar_id).lower()
+        organizer = current.organizer.email if current.organizer else ""
+        if organizer.lower() == me:
+            raise Rejected("You organize this meeting: only its guests can decline it.")
+        if not any(a.email.lower() == me for a in current.attendees):
+            raise Rejected("You are not invited to this event, so there is nothing to decline.")
+        attendees = tuple(
+            replace(a, response=Response.DECLINED) if a.email.lower() == me else a
+            for a in current.attendees
+        )
+        self._store(cal, event_id, replace(current, attendees=attendees), keep=current)
+        if notify:
+            self.responses.append((organizer, event_id, comment))
 
     def apply(self, calendar_id: str, ops: Sequence[WriteOp]) -> list[WriteResult]:
         cal = self._cal(calendar_id)

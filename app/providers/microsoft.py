@@ -3,7 +3,7 @@
 HTTP, retries and errors live in graph_http; JSON <-> Event in graph_map. This module decides
 which requests to make (api-spec §2, §3.4):
 
-* Reading changes: ``/me/calendars/{id}/calendarView/delta`` over the window, 250 per page
+* Reading changes: ``/me/calendars/{id}/calendarView/delta`` over the window, 1,000 per page
   (``Prefer: odata.maxpagesize``), following nextLinks to the deltaLink, which is the cursor.
   Singles come from the delta rows as they are (delta cannot expand extended properties, so the
   tag of our copies is taken from their transactionId, core.identity). What else lives in our
@@ -46,7 +46,7 @@ from urllib.parse import quote
 from app.core import identity, timezones
 from app.core.identity import tag_from_key
 from app.core.model import Event, Provider, Status
-from app.core.recurrence import RecurrenceError
+from app.core.recurrence import RecurrenceError, Unmappable, recurrence_to_graph
 from app.errors import (
     AlreadyExists,
     CursorExpired,
@@ -86,7 +86,10 @@ from app.providers.graph_series import (
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE: Final = 250
+# The largest delta page we ask for: fewer round trips on a first sync (10 instead of 40 for
+# 10,000 rows). Graph documents no maximum; Graph may send smaller pages, and nextLinks
+# follow either way.
+PAGE_SIZE: Final = 1000
 _EXT: Final = "singleValueExtendedProperties"
 _WITH_PROPS: Final = query(("$expand", expand_query()))
 
@@ -167,6 +170,17 @@ class MicrosoftProvider(CalendarProvider):
         if written is not None and isinstance(item, Mapping) and _EXT not in item:
             item = {**item, _EXT: written}
         return with_tag(event_from_graph(item, calendar_id))
+
+    def cannot_hold(self, event: Event) -> str | None:
+        if event.recurrence is None:
+            return None
+        try:
+            recurrence_to_graph(event.recurrence, event.when)
+        except Unmappable as exc:
+            return str(exc)
+        except RecurrenceError:
+            return None  # not a rule at all: the write says so, on the item
+        return None
 
     def _parser(self, calendar_id: str) -> Callable[[Any], Event]:
         return lambda item: self._parse(item, calendar_id)
@@ -347,6 +361,22 @@ class MicrosoftProvider(CalendarProvider):
                     log.warning("Outlook event left out of a search: %s", exc.message)
             url = body.get("@odata.nextLink")
         return out
+
+    # --- responding -----------------------------------------------------------------------
+
+    def decline(
+        self, calendar_id: str, event_id: str, *, comment: str = "", notify: bool = True
+    ) -> None:
+        """event-decline (``POST /me/events/{id}/decline``, 202). Whether the owner organizes
+        the meeting is read first, so the person hears why rather than Graph's bare 400
+        (ErrorCalendarIsOrganizerForDecline)."""
+        found = self.http.send(
+            "GET", self._ev(event_id) + query(("$select", "isOrganizer")), kind="get"
+        ).body
+        if isinstance(found, Mapping) and found.get("isOrganizer") is True:
+            raise Rejected(ORGANIZER_DECLINES, title="You organize this meeting")
+        body = {"comment": comment, "sendResponse": notify}
+        self.http.send("POST", self._ev(event_id) + "/decline", kind="respond", body=body)
 
     # --- writing --------------------------------------------------------------------------
 
@@ -599,3 +629,9 @@ def _failed(op: WriteOp, outcome: Outcome) -> WriteResult:
 def _deleted(op: WriteOp) -> Callable[[Outcome], WriteResult]:
     # Already gone is deleted (contract): 404, or an id Graph calls malformed.
     return lambda o: WriteResult(op) if _deleted_ok(o) else _failed(op, o)
+
+
+ORGANIZER_DECLINES: Final = (
+    "Meridian declines only invitations from others. To call off a meeting you organize, "
+    "cancel it in Outlook."
+)

@@ -22,6 +22,7 @@ from app.errors import (
     AuthRequired,
     ConfigError,
     MeridianError,
+    NotFound,
     Offline,
     PolicyForbidden,
     ServiceUnavailable,
@@ -33,10 +34,15 @@ from app.providers.base import Calendar, CalendarProvider
 from app.services.accounts import Account, AccountService
 from app.store.repo import PairRow, Repo
 from app.sync.engine import RETRY, Engine, PairSpec, RunResult, SideSpec
+from app.sync.occurrences import NOTICE, SERIES_PROBLEM
 
 log = logging.getLogger(__name__)
 
 SIDE_PROVIDER = {Side.A: "microsoft", Side.B: "google"}
+CALENDAR_GONE = "calendar"  # the issue kind of a pair whose calendar no longer exists
+# Issues that are not failures: a marker to read again, and notes on what was copied inexactly.
+_NOTES = frozenset({"loss", NOTICE, SERIES_PROBLEM})
+_NOT_FAILURES = _NOTES | {RETRY}
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ class SyncService:
         self.endpoints = endpoints or Endpoints()
         self.clock = clock
         self._factory = provider_factory or self._make_provider
-        self._providers: dict[str, CalendarProvider] = {}
+        # Per account: the sign-in generation it was made for, and the provider.
+        self._providers: dict[str, tuple[int, CalendarProvider]] = {}
 
     # --- providers -------------------------------------------------------------------------
 
@@ -98,9 +105,13 @@ class SyncService:
         )
 
     def provider(self, account_id: str) -> CalendarProvider:
-        if account_id not in self._providers:
-            self._providers[account_id] = self._factory(self.accounts.get(account_id))
-        return self._providers[account_id]
+        generation = self.accounts.generation(account_id)
+        cached = self._providers.get(account_id)
+        if cached is None or cached[0] != generation:
+            # A new sign-in (or a sign-out) since: the old provider's tokens are not the ones.
+            cached = (generation, self._factory(self.accounts.get(account_id)))
+            self._providers[account_id] = cached
+        return cached[1]
 
     def calendars(self, account_id: str) -> list[Calendar]:
         return self.provider(account_id).list_calendars()
@@ -125,20 +136,7 @@ class SyncService:
             Side.B: self.accounts.find(b_account, "google"),
         }
         wanted = {Side.A: a_calendar, Side.B: b_calendar}
-        resolved: dict[Side, Calendar] = {}
-        for side, account in accounts.items():
-            cals = self.calendars(account.id)
-            match = [c for c in cals if wanted[side] in (c.id, c.name)] or (
-                [c for c in cals if c.primary] if wanted[side] in ("", "primary") else []
-            )
-            if not match:
-                names = ", ".join(c.name for c in cals) or "none"
-                raise UsageError(
-                    f"{account.label} has no calendar {wanted[side]!r}. Its calendars: {names}."
-                )
-            if not match[0].writable:
-                raise UsageError(f"{account.label}: the calendar {match[0].name!r} is read-only.")
-            resolved[side] = match[0]
+        resolved = {side: self._calendar(acct, wanted[side]) for side, acct in accounts.items()}
         config = {
             side.value: {
                 "account": accounts[side].id,
@@ -162,6 +160,41 @@ class SyncService:
         row = self.repo.pair(pair_id)
         assert row is not None
         return row
+
+    def _calendar(self, account: Account, wanted: str) -> Calendar:
+        """The account's writable calendar with this id or name ("" or "primary": the main one)."""
+        cals = self.calendars(account.id)
+        match = [c for c in cals if wanted in (c.id, c.name)] or (
+            [c for c in cals if c.primary] if wanted in ("", "primary") else []
+        )
+        if not match:
+            names = ", ".join(c.name for c in cals) or "none"
+            raise UsageError(f"{account.label} has no calendar {wanted!r}. Its calendars: {names}.")
+        if not match[0].writable:
+            raise UsageError(f"{account.label}: the calendar {match[0].name!r} is read-only.")
+        return match[0]
+
+    def set_calendars(self, id_or_name: str, a_calendar: str, b_calendar: str) -> PairRow:
+        """Point a pair at other calendars of its accounts (one was deleted in the cloud, say).
+
+        What the pair knew of the old calendars is forgotten, not acted on: the copies made so
+        far stay where they are (as when a pair is removed), and the next run reads both
+        calendars in full, so nothing is deleted because a calendar changed.
+        """
+        row = self.pair(id_or_name)
+        wanted = {Side.A: a_calendar, Side.B: b_calendar}
+        config = dict(row.config)
+        before = {side: (config.get(side.value) or {}).get("calendar") for side in Side}
+        for side in Side:
+            conf = dict(config.get(side.value) or {})
+            cal = self._calendar(self.accounts.get(conf.get("account", "")), wanted[side])
+            config[side.value] = {**conf, "calendar": cal.id, "calendar_name": cal.name}
+        if all(config[side.value]["calendar"] == before[side] for side in Side):
+            return row
+        self.repo.repoint_pair(row.id, config, "calendar changed")
+        names = " and ".join(config[side.value]["calendar_name"] for side in Side)
+        self.repo.audit("person", "pair calendars changed", pair_id=row.id, why=names)
+        return self.pair(row.id)
 
     def pairs(self) -> list[PairRow]:
         return self.repo.pairs()
@@ -223,9 +256,13 @@ class SyncService:
             return RunResult(row.id, status="paused", message=_paused_text(row.paused_reason))
         try:
             spec = self.spec(row)
-            return Engine(self.repo, self.clock).run(spec, dry_run=dry_run)
+            result = Engine(self.repo, self.clock).run(spec, dry_run=dry_run)
         except AuthRequired as err:
             return RunResult(row.id, status="needs-sign-in", message=err.message)
+        except NotFound as err:
+            # Items that are gone are the engine's business: what reaches here is a calendar.
+            gone = None if dry_run else self._calendar_gone(row)
+            return gone or RunResult(row.id, status="error", message=f"{err.title}: {err.message}")
         except (Offline, ServiceUnavailable) as err:
             return RunResult(row.id, status="offline", message=err.message)
         except MeridianError as err:
@@ -233,6 +270,35 @@ class SyncService:
         except Exception as err:  # the report goes to the log; the person gets a short line
             log.exception("pair %s failed", row.name)
             return RunResult(row.id, status="error", message=f"Unexpected error: {err}")
+        if result.status == "ok":
+            for issue in self.repo.issues(row.id, kind=CALENDAR_GONE):
+                self.repo.resolve_issue(issue.id)
+        return result
+
+    def _calendar_gone(self, row: PairRow) -> RunResult | None:
+        """A calendar of the pair that its account no longer lists, recorded as the pair's
+        issue; None when both are there (or the account cannot be asked now)."""
+        for side in Side:
+            conf = row.config.get(side.value) or {}
+            try:
+                listed = {c.id for c in self.calendars(conf.get("account", ""))}
+            except MeridianError:
+                return None
+            if conf.get("calendar") in listed:
+                continue
+            cloud = "Outlook" if side is Side.A else "Google"
+            name = conf.get("calendar_name") or conf.get("calendar")
+            message = (
+                f"The {cloud} calendar \u201c{name}\u201d was deleted or is no longer shared "
+                "with you. Nothing was copied or deleted. Choose another calendar for this pair "
+                "(in Meridian's window: Pairs, Calendars, Change)."
+            )
+            self.repo.record_issue(
+                row.id, side.value, str(conf.get("calendar")), CALENDAR_GONE,
+                f"{cloud} calendar not found", message,
+            )  # fmt: skip
+            return RunResult(row.id, status="error", message=message)
+        return None
 
     # --- status ----------------------------------------------------------------------------
 
@@ -241,6 +307,7 @@ class SyncService:
         for row in self.pairs():
             runs = self.repo.runs(row.id, limit=1)
             hold = self.repo.open_hold(row.id)
+            issues = self.repo.issues(row.id)
             pairs.append(
                 {
                     "id": row.id,
@@ -249,7 +316,11 @@ class SyncService:
                     "paused": _paused_text(row.paused_reason) if row.paused_reason else None,
                     "last_run": runs[0] if runs else None,
                     "links": self.repo.link_count(row.id),
-                    "issues": len([i for i in self.repo.issues(row.id) if i.kind != "retry"]),
+                    "issues": len([i for i in issues if i.kind not in _NOT_FAILURES]),
+                    # Written, but not exactly: what the other calendar could not hold.
+                    "notes": [
+                        {"title": i.title, "message": i.message} for i in issues if i.kind in _NOTES
+                    ],
                     "conflicts": len(self.repo.conflicts(row.id)),
                     "overlaps": len(self.repo.overlaps(row.id)),
                     "held": hold["reason"] if hold and hold["decision"] is None else None,

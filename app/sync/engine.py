@@ -1,34 +1,56 @@
 """Runs one pair: read both sides, guard, plan, apply, commit.
 
-The order of commits is what makes a crash harmless: each item's outcome is committed in its own
-transaction right after its write, and the change cursors advance only after every item of the
-run has been committed or recorded as an issue. A crash anywhere therefore replays some reads,
+The order of commits is what makes a crash harmless: the outcomes of each provider batch are
+committed in one transaction right after its writes (each item's whole or not at all), and the
+change cursors advance only after every item of the run has been committed or recorded as an
+issue. A crash anywhere therefore replays some reads,
 and the planner recognises what was already written (copy tags, idempotency keys), so nothing is
 created twice and no edit is lost.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.core import identity
+from app.core import fingerprint, identity
 from app.core.model import Event
-from app.core.planner import Action, Context, Kind, Link, Plan, SideRead, plan, plan_exceptions
+from app.core.planner import (
+    BEHIND,
+    Action,
+    Context,
+    Kind,
+    Link,
+    Origin,
+    Plan,
+    SideRead,
+    plan,
+    plan_exceptions,
+    weight,
+)
 from app.core.rules import PairRules, Side
 from app.core.serialize import event_to_json
-from app.errors import AlreadyExists, CursorExpired, ItemError, NotFound, PreconditionFailed
+from app.errors import (
+    AlreadyExists,
+    CursorExpired,
+    ItemError,
+    NotFound,
+    PreconditionFailed,
+    ProviderError,
+)
 from app.providers.base import CalendarProvider, Window, WriteOp, WriteResult
-from app.store.repo import Repo
-from app.sync import overlaps
+from app.store.repo import IssueRow, Repo
+from app.sync import occurrences, overlaps
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8  # an item that failed this often is shown, no longer retried by itself
+BOOKKEEPING_PER_TX = 100  # links recorded per transaction
 RETRY = "retry"  # an invisible marker: read this item again next run
 EMPTY_READ_MIN_LINKS = 3
 SHRINK_MIN_LINKS = 10
@@ -87,6 +109,7 @@ class Engine:
     def __init__(self, repo: Repo, clock: Callable[[], dt.datetime] | None = None) -> None:
         self.repo = repo
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        repo.clock = self.clock  # retries fall due by the clock that checks them
 
     def run(self, spec: PairSpec, *, dry_run: bool = False) -> RunResult:
         result = RunResult(spec.id)
@@ -132,6 +155,7 @@ class Engine:
         for side in Side:
             reads[side], cursors[side] = self._read(spec, side, window, links, result)
         self._confirm_origins(spec, reads, links)
+        self._read_fingerprints(spec, reads, links)
         held = "" if decision else self._suspicious(spec, reads, links)
         if held:
             result.status = "held"
@@ -153,11 +177,11 @@ class Engine:
             for action in the_plan.actions:
                 result.counts[_COUNT_NAME[action.kind]] += 1
             return
-        if decision is None and self._too_many_deletes(spec, the_plan, len(links)):
+        if decision is None and self._too_many_deletes(spec, the_plan, links, (start, end)):
             result.status = "held"
             result.message = (
-                f"This sync would delete {the_plan.deletes} events. Nothing was changed; "
-                "confirm or refuse the deletions to go on."
+                f"This sync would delete {the_plan.deletes} events (a series counts each "
+                "occurrence). Nothing was changed; confirm or refuse the deletions to go on."
             )
             self.repo.add_hold(
                 spec.id,
@@ -173,10 +197,15 @@ class Engine:
                     for a in the_plan.actions
                 ]
         self._apply(spec, the_plan, result)
+        if the_plan.actions:
+            links = self.repo.links(spec.id)  # cheap: snapshots are decoded only when read
         if any(a.kind in (Kind.CREATE, Kind.LINK) and a.event_id is None for a in the_plan.actions):
             # Series linked in this run: their modified occurrences, read this run, follow now.
-            self._apply(spec, plan_exceptions(ctx, self.repo.links(spec.id)), result)
-        self._record_overlaps(spec, reads, result)
+            extra = plan_exceptions(ctx, links)
+            self._apply(spec, extra, result)
+            if extra.actions:
+                links = self.repo.links(spec.id)
+        self._record_overlaps(spec, reads, links, result)
         for side in Side:
             self.repo.set_cursor(spec.id, side, cursors[side])
 
@@ -212,18 +241,19 @@ class Engine:
         # on both sides of the link, since the change being carried may have come from either
         # (and that side's cursor has already moved past it).
         now = self.clock().isoformat()
-        pending = [i for i in self.repo.issues(spec.id) if i.kind in ("write", RETRY)]
+        open_issues = self.repo.issues(spec.id)
+        pending = [i for i in open_issues if i.kind in ("write", RETRY)]
         due = {
             (i.side, i.item_id)
             for i in pending
             if i.attempts < MAX_ATTEMPTS and (i.next_retry is None or i.next_retry <= now)
         }
         wanted = {item for s_, item in due if s_ == side.value}
-        wanted |= {
-            lk.id_on(side) for lk in links if (side.other.value, lk.id_on(side.other)) in due
-        }
+        if due:  # (no pass over every link when nothing is due)
+            there = side.other
+            wanted |= {lk.id_on(side) for lk in links if (there.value, lk.id_on(there)) in due}
         retry = [i for i in wanted if i and i not in events]
-        if s.provider.changes_lack_properties:
+        if s.provider.changes_lack_properties and events:
             # Copies someone else changed (not our own writes coming back: those have the etag
             # the link stored) are read again in full, so they compare field by field.
             etags = {lk.id_on(side): lk.etag_on(side) for lk in links}
@@ -236,10 +266,11 @@ class Engine:
                 for eid, full in s.provider.get_events(s.calendar_id, stale).items():
                     if full is not None:
                         events[eid] = full
-        linked_ids = {lk.id_on(side) for lk in links}
+        expanded = self._expand_series(spec, side, window, links, events, deleted, open_issues)
         absent: list[str] = []
         if changes.full:
             # Not being listed is not being deleted: confirm each absence by id.
+            linked_ids = {lk.id_on(side) for lk in links}
             absent = [i for i in linked_ids if i not in events and i not in deleted]
         for marker in pending:
             # A retry marker has done its job once its item is read again (a failure again
@@ -252,26 +283,141 @@ class Engine:
                     deleted.add(eid)  # asked by id and gone: an explicit deletion
                 elif eid in retry:
                     events[eid] = ev
+        occurrences.strip(events, expanded)
         read = SideRead(s.calendar_id, events, frozenset(deleted), changes.full, s.owner)
         return read, f"{day}|{changes.cursor}"
 
+    def _expand_series(
+        self,
+        spec: PairSpec,
+        side: Side,
+        window: Window,
+        links: Sequence[Link],
+        events: dict[str, Event],
+        deleted: set[str],
+        open_issues: Sequence[IssueRow],
+    ) -> set[str]:
+        """Series the other side cannot hold become their occurrences (app/sync/occurrences.py);
+        returns the series copied that way."""
+        if not spec.rules.direction.copies_from(side):
+            return set()
+        s, target = spec.side(side), spec.side(side.other).provider
+        notices = {
+            i.item_id: i
+            for i in open_issues
+            if i.kind == occurrences.NOTICE and i.side == side.value
+        }
+        try:
+            got = occurrences.expand(
+                s.provider, s.calendar_id, target, side, events, deleted, links, window, notices
+            )
+        except NotImplementedError:
+            return set()  # a cloud that holds every rule the other side has
+        for series, why in got.notices.items():
+            if series not in notices:
+                self.repo.record_issue(
+                    spec.id,
+                    side.value,
+                    series,
+                    occurrences.NOTICE,
+                    "Copied as separate events",
+                    occurrences.notice(why, window),
+                )
+        for eid, (title, message) in got.problems.items():
+            self.repo.record_issue(
+                spec.id, side.value, eid, occurrences.SERIES_PROBLEM, title, message
+            )
+        for i in open_issues:
+            # Read again (or gone) without the problem: the person fixed it.
+            fixed = i.item_id in events or i.item_id in deleted
+            if i.kind == occurrences.SERIES_PROBLEM and fixed and i.item_id not in got.problems:
+                self.repo.resolve_issue(i.id)
+        for series in got.ended & notices.keys():
+            self.repo.resolve_issue(notices[series].id)
+        for series in got.held:
+            self.repo.record_issue(
+                spec.id,
+                side.value,
+                series,
+                RETRY,
+                "Will be tried again",
+                "occurrences",
+                due_now=True,
+            )
+        return (notices.keys() | got.notices.keys()) - got.ended
+
     def _record_overlaps(
-        self, spec: PairSpec, reads: dict[Side, SideRead], result: RunResult
+        self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link], result: RunResult
     ) -> None:
         if not any(reads[side].events for side in Side):
-            return  # nothing new or moved: no new overlap (and no reload of every link)
-        links = self.repo.links(spec.id)
-        known: dict[Side, list[Event]] = {}
-        for side in Side:
-            stored = {lk.id_on(side): lk.event_on(side) for lk in links}
-            merged = {k: v for k, v in stored.items() if v is not None}
-            merged.update(reads[side].events)
-            known[side] = list(merged.values())
-        changed = {side: list(reads[side].events.values()) for side in Side}
+            return  # nothing new or moved: no new overlap
+
+        def known(side: Side) -> Iterator[Event]:
+            """The side's events: as read this run, else as last stored for a link."""
+            read = reads[side]
+            for lk in links:
+                # A copy mirrors an event of the other calendar: only origins (and twins) count,
+                # so the copies' snapshots are never decoded.
+                if lk.origin is not Origin.TWIN and lk.origin.value != side.value:
+                    continue
+                eid = lk.id_on(side)
+                if eid not in read.events and eid not in read.deleted:
+                    stored = lk.event_on(side)
+                    if stored is not None:
+                        yield stored
+            yield from read.events.values()
+
+        changed = {side: reads[side].events.values() for side in Side}
+        twins = ((lk.a_id, lk.b_id) for lk in links if lk.origin is Origin.TWIN)
         owners = {side: reads[side].owner for side in Side}
-        for o in overlaps.find(changed, known, links, owners):
+        for o in overlaps.find(changed, known, twins, owners):
             if self.repo.add_overlap(spec.id, o.a_id, o.b_id, o.a_title, o.b_title, o.start):
                 result.counts["overlaps"] += 1
+
+    def _read_fingerprints(
+        self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]
+    ) -> None:
+        """Events changed on both sides need their fingerprints (core.fingerprint): a second
+        device may have synced them since. Graph's delta leaves our properties out, so those
+        few are read again by id; a quiet run or a change on one side costs nothing."""
+        a, b = reads[Side.A].events, reads[Side.B].events
+        if not a or not b:
+            return
+        both = [lk for lk in links if lk.a_id in a and lk.b_id in b]
+        for side in Side:
+            s, read = spec.side(side), reads[side]
+            if not s.provider.changes_lack_properties:
+                continue
+            wanted = [lk.id_on(side) for lk in both if read.events[lk.id_on(side)].synced is None]
+            wanted += self._awaited(side, reads, links)
+            wanted = [i for i in dict.fromkeys(wanted) if read.events[i].synced is None]
+            if not wanted:
+                continue
+            events = dict(read.events)
+            for eid, full in s.provider.get_events(s.calendar_id, wanted).items():
+                if full is not None:
+                    events[eid] = full
+            reads[side] = replace(read, events=events)
+
+    @staticmethod
+    def _awaited(side: Side, reads: dict[Side, SideRead], links: Sequence[Link]) -> list[str]:
+        """Events on ``side`` that a merge on the other side says are to receive fields: whether
+        they did shows only in their own fingerprint."""
+        there = reads[side.other].events
+        waiting = [
+            eid
+            for eid, ev in there.items()
+            if ev.synced and (fp := fingerprint.parse(ev.synced)) and side.value in fp.awaits
+        ]
+        if not waiting:
+            return []
+        by_other = {lk.id_on(side.other): lk.id_on(side) for lk in links}
+        out = []
+        for eid in waiting:
+            mine = by_other.get(eid) or identity.split_provenance(there[eid].tag)[1]
+            if mine is not None and mine in reads[side].events:
+                out.append(mine)
+        return out
 
     def _confirm_origins(
         self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]
@@ -283,6 +429,8 @@ class Engine:
         which: the planner then links the copy, or deletes it with its origin.
         """
         for side in Side:
+            if not reads[side].events:
+                continue  # nothing read: no pass over every link
             other = side.other
             linked_here = {lk.id_on(side) for lk in links}
             linked_there = {lk.id_on(other) for lk in links}
@@ -334,34 +482,100 @@ class Engine:
         return ""
 
     @staticmethod
-    def _too_many_deletes(spec: PairSpec, the_plan: Plan, links: int) -> bool:
+    def _too_many_deletes(
+        spec: PairSpec,
+        the_plan: Plan,
+        links: Sequence[Link],
+        window: tuple[dt.datetime, dt.datetime],
+    ) -> bool:
+        """More deletions than both the count and the share allow, counted in occurrences."""
         r = spec.rules
-        return the_plan.deletes > r.max_deletes and the_plan.deletes > r.max_delete_share * max(
-            links, 1
-        )
+        if the_plan.deletes <= r.max_deletes:
+            return False  # (the common case: no pass over every link)
+        synced = sum(weight(lk.a_event or lk.b_event, window) for lk in links)
+        return the_plan.deletes > r.max_delete_share * max(synced, 1)
 
     # --- applying --------------------------------------------------------------------------
 
     def _apply(self, spec: PairSpec, the_plan: Plan, result: RunResult) -> None:
         self._latest: dict[int, Link] = {}
+        self._made: dict[tuple[str, str], int] = {}  # links this run inserted, by their ids
+        # Links (by their two ids) whose write failed on one side this run.
+        self._behind: dict[tuple[str, str], tuple[Side, str]] = {}
         writes: dict[Side, list[Action]] = {Side.A: [], Side.B: []}
+        bookkeeping: list[Action] = []
         for action in the_plan.actions:
             if action.side is not None and action.kind in _WRITES:
                 writes[action.side].append(action)
             else:
-                self._commit_bookkeeping(spec, action, result)
+                bookkeeping.append(action)
+        for start in range(0, len(bookkeeping), BOOKKEEPING_PER_TX):
+            with self.repo.held():  # each action is whole; a crash loses only recomputable ones
+                for action in bookkeeping[start : start + BOOKKEEPING_PER_TX]:
+                    self._commit_bookkeeping(spec, action, result)
         for side in Side:
             pending = writes[side]
             for _round in range(3):  # re-try creates whose key was burnt by a deleted copy
                 if not pending:
                     break
-                s = spec.side(side)
-                results = s.provider.apply(s.calendar_id, [_op(a) for a in pending])
-                pending = [
-                    nxt
-                    for action, res in zip(pending, results, strict=True)
-                    if (nxt := self._commit_write(spec, side, action, res, result)) is not None
-                ]
+                pending = self._write(spec, side, pending, result)
+
+    def _write(
+        self, spec: PairSpec, side: Side, actions: Sequence[Action], result: RunResult
+    ) -> list[Action]:
+        """Send the writes and commit their outcomes; returns the follow-ups to send again.
+
+        Each batch's outcomes are committed as they come (``apply_iter``), while the provider's
+        other batches are still on the way: the commits then cost little wall time.
+        """
+        s = spec.side(side)
+        follow: list[Action] = []
+        # Issues are resolved only where some are open (usually none: no query per item). An
+        # item is committed once per call, so issues recorded meanwhile are never its own.
+        open_items = {i.item_id for i in self.repo.issues(spec.id)}
+        sending = s.provider.apply_iter(s.calendar_id, [_op(a) for a in actions])
+        with contextlib.closing(sending) as parts:  # a failed commit stops the sending
+            for start, results in parts:
+                done = actions[start : start + len(results)]
+                follow += self._commit_writes(spec, side, done, results, result, open_items)
+        return follow
+
+    def _commit_writes(
+        self,
+        spec: PairSpec,
+        side: Side,
+        actions: Sequence[Action],
+        results: Sequence[WriteResult],
+        result: RunResult,
+        open_items: set[str],
+    ) -> list[Action]:
+        """Commit the outcomes of some writes; returns the follow-ups to send again.
+
+        One transaction per provider batch, its links and audit rows written together
+        (``Repo.held``), not several statements and transactions per item. Each item's outcome
+        is still whole or absent: an item either commits completely inside its batch's
+        transaction or fails before writing anything.
+        """
+        size = max(spec.side(side).provider.max_batch, 1)
+        pending: list[Action] = []
+        for start in range(0, len(actions), size):
+            stop: ProviderError | None = None
+            with self.repo.held():
+                for action, res in zip(
+                    actions[start : start + size], results[start : start + size], strict=True
+                ):
+                    try:
+                        nxt = self._commit_write(spec, side, action, res, result, open_items)
+                    except ProviderError as exc:
+                        # An account-level failure, raised before this item wrote anything:
+                        # what the batch committed so far stays committed.
+                        stop = exc
+                        break
+                    if nxt is not None:
+                        pending.append(nxt)
+            if stop is not None:
+                raise stop
+        return pending
 
     def _commit_bookkeeping(self, spec: PairSpec, action: Action, result: RunResult) -> None:
         if action.kind is Kind.LINK and action.link is not None:
@@ -387,7 +601,13 @@ class Engine:
             result.counts["conflicts"] += 1
 
     def _commit_write(
-        self, spec: PairSpec, side: Side, action: Action, res: WriteResult, result: RunResult
+        self,
+        spec: PairSpec,
+        side: Side,
+        action: Action,
+        res: WriteResult,
+        result: RunResult,
+        open_items: set[str],
     ) -> Action | None:
         """Commit one write's outcome; returns a follow-up action to retry, if any."""
         item = _item_id(action)
@@ -403,14 +623,26 @@ class Engine:
         assert written is not None and written.ref is not None
         if action.kind is Kind.RETAG or action.link is None:
             return None
-        base = self._latest.get(action.link.id) if action.link.id is not None else None
-        lk = _with_side(base or action.link, side, written)
+        planned = action.link
+        if planned.id is None and (made := self._made.get((planned.a_id, planned.b_id))):
+            planned = replace(planned, id=made)  # a recovered link written on both sides
+        base = self._latest.get(planned.id) if planned.id is not None else None
+        lk = _with_side(base or planned, side, written)
         if base is not None:
-            lk = replace(lk, view=action.link.view, origin=action.link.origin)
+            lk = replace(lk, view=planned.view, origin=planned.origin)
+        failed = self._behind.get((planned.a_id, planned.b_id))
+        if failed is not None and failed[0] is not side:
+            lk = _marked(lk, *failed)
         link_id = self.repo.save_link(spec.id, lk)
         self._latest[link_id] = replace(lk, id=link_id)
-        for done in {item, lk.a_id, lk.b_id} - {""}:
-            self.repo.resolve_issues(spec.id, done)
+        if action.link.id is None:
+            self._made[(action.link.a_id, action.link.b_id)] = link_id
+        settled = {item, lk.a_id, lk.b_id}
+        if failed is not None and failed[0] is not side:
+            settled.discard(lk.id_on(failed[0]))  # its failure stays listed, and retried
+        for done in settled & open_items:
+            # Notes about the series itself stay until the series changes (occurrences.py).
+            self.repo.resolve_issues(spec.id, done, keep=occurrences.SERIES_NOTES)
         if written.losses:
             # What the other calendar could not hold (a zone unknown to Outlook, a description
             # shortened...): written as closely as it allows, and listed on the item.
@@ -467,6 +699,16 @@ class Engine:
         # The change this write carried was read from a side whose cursor has moved on: mark
         # both sides of the link to be read again next run, or that change would be lost.
         lk = action.link
+        if action.kind is Kind.UPDATE and lk is not None:
+            # In a merge the other side may take (or have taken) the merged view: the link then
+            # says this side is behind, so its old content is not taken for an edit next run.
+            mark = BEHIND + (action.etag or "")
+            self._behind[(lk.a_id, lk.b_id)] = (side, mark)
+            link_id = lk.id if lk.id is not None else self._made.get((lk.a_id, lk.b_id))
+            saved = self._latest.get(link_id) if link_id is not None else None
+            if link_id is not None and saved is not None:
+                self._latest[link_id] = _marked(saved, side, mark)
+                self.repo.save_link(spec.id, self._latest[link_id])
         marks = {(s, lk.id_on(s)) for s in Side if lk is not None and lk.id_on(s)}
         marks.add((where, item))
         for s, eid in marks:
@@ -514,6 +756,10 @@ def _op(action: Action) -> WriteOp:
         return WriteOp.update(action.event_id, action.event, action.etag)
     assert action.event_id is not None
     return WriteOp.delete(action.event_id, action.etag)
+
+
+def _marked(lk: Link, side: Side, mark: str) -> Link:
+    return replace(lk, a_etag=mark) if side is Side.A else replace(lk, b_etag=mark)
 
 
 def _with_side(lk: Link, side: Side, written: Event) -> Link:

@@ -284,14 +284,21 @@ def test_google_until_for_the_end_of_a_local_day_is_kept_as_google_writes_it() -
         # Floating and DATE values are read in the series zone.
         ("20250326T073000", "20250327T045959Z"),
         ("20250326", "20250327T045959Z"),
-        # Before the start: the start is still an occurrence (RFC 5545).
-        ("20250101T000000Z", "20250325T045959Z"),
+        # The first occurrence itself.
+        ("20250324T123000Z", "20250325T045959Z"),
     ],
 )
 def test_until_becomes_the_end_of_the_last_local_day(until: str, expected: str) -> None:
     when = timed(dt.datetime(2025, 3, 24, 7, 30), "America/Chicago")
     rec = recurrence_from_google([f"RRULE:FREQ=DAILY;UNTIL={until}"], when)
     assert rec.rrule == f"FREQ=DAILY;UNTIL={expected}"
+
+
+def test_a_google_rule_ending_before_it_starts_is_refused_with_the_reason() -> None:
+    """RFC 5545 would keep the first date alone; the series is listed instead (issue 5)."""
+    when = timed(dt.datetime(2025, 3, 24, 7, 30), "America/Chicago")
+    with pytest.raises(RecurrenceError, match=r"ends \(UNTIL\) before the series' first date"):
+        recurrence_from_google(["RRULE:FREQ=DAILY;UNTIL=20250101T000000Z"], when)
 
 
 def test_all_day_series_use_dates() -> None:

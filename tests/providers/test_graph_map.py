@@ -45,6 +45,7 @@ from app.providers.graph_map import (
     REMINDERS_PROP,
     SHORTENED,
     STATUS_PROP,
+    SYNCED_PROP,
     TAG_PROP,
     ZONE_PROP,
     event_from_graph,
@@ -616,7 +617,7 @@ def test_body_of_a_plain_event() -> None:
     assert (
         props[TAG_PROP] == "t-1" and props[COLOR_PROP] == "" and props[STATUS_PROP] == "confirmed"
     )
-    assert set(props) == set(PROPERTIES)
+    assert set(props) == set(PROPERTIES) - {SYNCED_PROP}  # written with a fingerprint only
     assert "transactionId" not in body  # the provider's
 
 

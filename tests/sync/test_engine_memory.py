@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from world import World, event, new_world
+from world import NOW, World, event, new_world
 
-from app.core.model import ShowAs
+from app.core.model import Recurrence, ShowAs
 from app.core.rules import Direction, PairRules, Side
 from app.errors import Rejected
 from app.providers.base import WriteOp
@@ -96,6 +97,60 @@ def test_lost_database_is_rebuilt_through_tags_without_duplicates(world: World) 
     assert len(world.b.all_events("home")) == 3
 
 
+def test_a_lost_database_keeps_different_field_edits_made_on_both_sides(world: World) -> None:
+    """No snapshot, yet a field-level merge: the last synced view travels on the events."""
+    world.a.put("work", event("Review"))
+    world.sync()
+    copy, origin = world.b.all_events("home")[0], world.a.all_events("work")[0]
+    world.a.put("work", replace(origin, location="Room 4"))  # the person, in Outlook
+    world.b.put("home", replace(copy, title="Design review"))  # and in Google
+    (world.path / "state.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        (world.path / f"state.db{suffix}").unlink(missing_ok=True)
+    world.quiet()
+    for side_events in (world.a.all_events("work"), world.b.all_events("home")):
+        assert [(e.title, e.location) for e in side_events] == [("Design review", "Room 4")]
+
+
+def test_a_second_device_with_an_older_snapshot_does_not_undo_the_persons_edit(
+    world: World,
+) -> None:
+    """The laptop carries an edit across; the person edits the copy again; the desktop, whose
+    snapshot predates both, sees both sides changed. The fingerprint the laptop left tells it
+    which change is the person's: nothing is treated as a conflict, nothing is undone."""
+    world.a.put("work", event("Review"))
+    world.sync("laptop.db")
+    world.sync("desktop.db")
+    origin = world.a.all_events("work")[0]
+    world.a.put("work", replace(origin, title="Review (v2)"))
+    world.sync("laptop.db")  # v2 reaches Google
+    copy = world.b.all_events("home")[0]
+    world.b.put("home", replace(copy, title="Review (v3)"))
+    r = world.sync("desktop.db")
+    assert r.counts["conflicts"] == 0
+    assert world.titles(Side.A) == world.titles(Side.B) == ["Review (v3)"]
+
+
+def test_a_merge_whose_write_fails_on_one_side_is_finished_later(world: World) -> None:
+    """Different fields edited on both sides; Outlook refuses the merged write once. Google has
+    taken the merge already: the link says Outlook is behind, so Outlook's old content is not
+    taken for an edit, and the next attempt (after the back-off) carries the merge out."""
+    world.a.put("work", event("Review"))
+    world.sync()
+    origin, copy = world.a.all_events("work")[0], world.b.all_events("home")[0]
+    world.a.put("work", replace(origin, description="agenda"))
+    world.b.put("home", replace(copy, location="Room 4"))
+    world.a.before_op = lambda cal, op: Rejected("refused once")
+    first = world.sync()
+    world.a.before_op = None
+    assert first.counts["errors"] == 1 and first.counts["updated"] == 1
+    later = NOW + dt.timedelta(hours=1)
+    assert world.sync(at=later).counts["updated"] == 1
+    for side_events in (world.a.all_events("work"), world.b.all_events("home")):
+        assert [(e.description, e.location) for e in side_events] == [("agenda", "Room 4")]
+    assert world.sync(at=later).counts["updated"] == 0
+
+
 def test_copy_paste_of_a_copy_never_deletes_the_original(world: World) -> None:
     world.a.put("work", event("Board meeting"))
     world.sync()
@@ -121,6 +176,38 @@ def test_mass_deletion_stops_the_pair_and_asks(world: World) -> None:
     assert r.status == "held"
     assert len(world.b.all_events("home")) == 12  # nothing deleted
     assert world.sync().status == "held"  # asked once, still waiting; nothing repeats
+
+
+def test_deleting_a_series_counts_its_occurrences_for_the_mass_delete_guard(world: World) -> None:
+    """One deleted series can wipe months of meetings: the guard counts occurrences, so a daily
+    series asks first, while a weekly one among many events goes through."""
+    for i in range(40):
+        world.a.put("work", event(f"E{i}", day=1 + i % 20, hour=8 + i % 8))
+    daily = world.a.put("work", event("Daily check-in", recurrence=Recurrence("FREQ=DAILY")))
+    weekly = world.a.put("work", event("Weekly 1:1", recurrence=Recurrence("FREQ=WEEKLY;COUNT=8")))
+    world.sync()
+    assert weekly.ref is not None and daily.ref is not None
+    world.a.remove("work", weekly.ref.event_id)  # 8 occurrences: under the guard's 10
+    assert world.sync().counts["deleted"] == 1
+    world.a.remove("work", daily.ref.event_id)  # every day of the window: far more than 10
+    held = world.sync()
+    assert held.status == "held" and "series counts each occurrence" in held.message
+    assert "Daily check-in" in world.titles(Side.B)  # nothing deleted while it asks
+
+
+def test_an_occurrence_whose_series_is_gone_is_listed_and_the_rest_syncs(world: World) -> None:
+    orphan = world.a.put(
+        "work",
+        event("Orphan", series_id="no-such-series", original_start=NOW + dt.timedelta(days=2)),
+    )
+    world.a.put("work", event("Lunch", hour=12))
+    r = world.sync()
+    assert r.status == "ok" and world.titles(Side.B) == ["Lunch"]
+    _, repo = world.engine()
+    assert orphan.ref is not None
+    listed = repo.issues("p1", item_id=orphan.ref.event_id)
+    assert [(i.kind, i.title) for i in listed] == [("series", "An occurrence without its series")]
+    world.quiet()
 
 
 @pytest.mark.parametrize("approve", [True, False])
@@ -176,7 +263,7 @@ def test_an_item_that_fails_is_listed_and_the_rest_syncs(world: World) -> None:
     _, repo = world.engine()
     assert [i.message for i in repo.issues("p1")] == ["The event is invalid."]
     world.b.before_op = None
-    world.sync()  # retried (backoff due now in this clock): succeeds and the issue is resolved
+    world.sync(at=NOW + dt.timedelta(hours=1))  # retried after the back-off: issue resolved
     assert world.titles(Side.B) == ["Bad", "Good"]
 
 

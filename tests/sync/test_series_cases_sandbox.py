@@ -71,8 +71,8 @@ def settle(world: SandboxWorld, tmp_path: Path, r: PairRules) -> RunResult:
 
 
 def occurrences(world: SandboxWorld, side: Side, window: Window) -> list[tuple[str, str]]:
-    """(UTC start, title) of every occurrence in the window, as the cloud itself expands it;
-    all-day occurrences by their date."""
+    """(UTC start + length, title) of every occurrence in the window, as the cloud itself
+    expands it; all-day occurrences by their date."""
     sb = SandboxWorld.sandbox
     http = trusting_session(sb.ca_cert)
     lo = window.start.isoformat().replace("+00:00", "Z")
@@ -93,7 +93,8 @@ def occurrences(world: SandboxWorld, side: Side, window: Window) -> list[tuple[s
                 out.append((i["start"]["date"], i["summary"]))
                 continue
             start = dt.datetime.fromisoformat(i["start"]["dateTime"]).astimezone(dt.UTC)
-            out.append((start.strftime("%Y-%m-%dT%H:%MZ"), i["summary"]))
+            end = dt.datetime.fromisoformat(i["end"]["dateTime"]).astimezone(dt.UTC)
+            out.append((_span(start, end), i["summary"]))
     else:
         url = f"{sb.urls.graph}/me/calendars/{world.a_cal}/calendarView"
         params = {"startDateTime": lo, "endDateTime": hi, "$top": 1000}
@@ -104,8 +105,14 @@ def occurrences(world: SandboxWorld, side: Side, window: Window) -> list[tuple[s
                 out.append((i["start"]["dateTime"][:10], i["subject"]))
                 continue
             start = dt.datetime.fromisoformat(i["start"]["dateTime"][:19]).replace(tzinfo=dt.UTC)
-            out.append((start.strftime("%Y-%m-%dT%H:%MZ"), i["subject"]))
+            end = dt.datetime.fromisoformat(i["end"]["dateTime"][:19]).replace(tzinfo=dt.UTC)
+            out.append((_span(start, end), i["subject"]))
     return sorted(out)
+
+
+def _span(start: dt.datetime, end: dt.datetime) -> str:
+    """``2026-11-25T08:00Z+30m``: the start in UTC and the length (the end, as an instant)."""
+    return f"{start:%Y-%m-%dT%H:%MZ}+{int((end - start).total_seconds() // 60)}m"
 
 
 def same_on_both(world: SandboxWorld, origin: Side, window: Window) -> list[tuple[str, str]]:
@@ -159,7 +166,7 @@ def test_yearly_on_feb_29_from_google_is_copied_as_occurrences(
     r = rules(future=1300)  # to mid-2030: one Feb 29 (2028) in the window
     first = settle(world, tmp_path, r)
     got = same_on_both(world, Side.B, window_of(r))
-    assert got == [("2028-02-29T11:00Z", "Leap-day lunch")]
+    assert got == [("2028-02-29T11:00Z+60m", "Leap-day lunch")]
     assert first.counts["created"] == 1
     told = [i for i in issues(tmp_path) if i.kind == "occurrences"]
     assert len(told) == 1 and "Feb 29" in told[0].message, told
@@ -254,6 +261,37 @@ def test_an_edited_occurrence_copy_in_outlook_becomes_a_google_exception(
 
 
 @BOTH
+def test_renaming_the_whole_series_keeps_its_moved_occurrence(
+    world: SandboxWorld, tmp_path: Path, origin: Side
+) -> None:
+    ny = ZoneInfo("America/New_York")
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=ny)
+    master = world.person_put(origin, timed(start, 30, "Review", "FREQ=WEEKLY;BYDAY=MO;COUNT=6"))
+    assert master.ref is not None
+    was = start + dt.timedelta(weeks=2)
+    moved = TimeSpan(
+        was + dt.timedelta(hours=3), was + dt.timedelta(hours=3, minutes=30), str(ny), str(ny)
+    )
+    exception = Event(
+        ref=None,
+        when=moved,
+        title="Review (afternoon)",
+        series_id=master.ref.event_id,
+        original_start=was.astimezone(dt.UTC),
+    )
+    world.person[origin].create(world.calendar(origin), exception, key="person-moved-review")
+    r = rules()
+    settle(world, tmp_path, r)
+    current = world.person[origin].get_events(world.calendar(origin), [master.ref.event_id])
+    series = current[master.ref.event_id]
+    assert series is not None
+    world.person_put(origin, replace(series, title="Design review", location="Room 4"))
+    settle(world, tmp_path, r)
+    got = same_on_both(world, origin, window_of(r))
+    assert Counter(t for _, t in got) == {"Design review": 5, "Review (afternoon)": 1}
+
+
+@BOTH
 def test_a_daily_series_split_this_and_following(
     world: SandboxWorld, tmp_path: Path, origin: Side
 ) -> None:
@@ -299,12 +337,52 @@ def test_a_series_across_both_dst_changes_keeps_its_wall_time(
     r = rules(past=60, future=165)  # from late September to early May: both changes
     settle(world, tmp_path, r)
     got = same_on_both(world, origin, window_of(r))
-    local = [dt.datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(tz) for s, _ in got]
+    local = [dt.datetime.fromisoformat(s[:16] + ":00+00:00").astimezone(tz) for s, _ in got]
     assert {(d.hour, d.minute, d.weekday()) for d in local} == {(9, 0, 0)}
     offsets = {d.utcoffset() for d in local}
     assert len(offsets) == 2, "the window must hold occurrences on both sides of the changes"
     # Before the autumn change (Oct 25 in Berlin, Nov 1 in New York), after the spring one.
     assert local[0].date() < dt.date(2026, 10, 25) and local[-1].date() > dt.date(2027, 3, 28)
+
+
+def test_an_outlook_series_whose_start_and_end_zones_differ(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    """Outlook lets a series end in another zone; Google does not: the copy's end is the same
+    instant, written in the start's zone, and every occurrence keeps its length."""
+    graph_post(
+        world,
+        {
+            "subject": "Coast to coast",
+            "start": {"dateTime": "2026-11-24T09:00:00", "timeZone": "Pacific Standard Time"},
+            "end": {"dateTime": "2026-11-24T13:30:00", "timeZone": "Eastern Standard Time"},
+            "recurrence": {
+                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["tuesday"]},
+                "range": {"type": "numbered", "startDate": "2026-11-24", "numberOfOccurrences": 8},
+            },
+        },
+    )
+    r = rules()
+    settle(world, tmp_path, r)
+    got = same_on_both(world, Side.A, window_of(r))
+    assert len(got) == 8 and {s[-4:] for s, _ in got} == {"+90m"}
+    assert got[0][0] == "2026-11-24T17:00Z+90m"
+
+
+@BOTH
+def test_a_series_in_the_organisers_zone_not_the_calendars(
+    world: SandboxWorld, tmp_path: Path, origin: Side
+) -> None:
+    """A meeting organised from India on calendars kept in New York or UTC: its occurrences
+    stay at the organiser's wall time (a half-hour offset), on both sides."""
+    kolkata = ZoneInfo("Asia/Kolkata")
+    start = dt.datetime(2026, 11, 23, 18, 30, tzinfo=kolkata)
+    world.person_put(origin, timed(start, 30, "Offshore sync", "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=10"))
+    r = rules()
+    settle(world, tmp_path, r)
+    got = same_on_both(world, origin, window_of(r))
+    local = {dt.datetime.fromisoformat(s[:16] + ":00+00:00").astimezone(kolkata) for s, _ in got}
+    assert len(got) == 10 and {(d.hour, d.minute) for d in local} == {(18, 30)}
 
 
 @BOTH
@@ -388,3 +466,44 @@ def test_a_series_with_500_moved_occurrences_syncs_in_batches(
     assert len(got) == 520 and sum(t != "Check-in" for _, t in got) == 500
     again = sync(world, tmp_path, r)
     assert (again.counts["created"], again.counts["updated"], again.counts["deleted"]) == (0, 0, 0)
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def google_post(world: SandboxWorld, body: dict[str, Any]) -> str:
+    sb = SandboxWorld.sandbox
+    http = trusting_session(sb.ca_cert)
+    url = f"{sb.urls.google_api}calendars/{world.b_cal}/events"
+    answer = http.post(url, json=body, headers=world.g.auth(), timeout=30)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["id"])
+
+
+def test_a_series_ending_before_it_starts_is_listed_on_itself_and_the_rest_syncs(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    """A rule that ends before its first date is not copied (RFC 5545 would keep that first
+    date alone, surely not what was meant): the series is listed with the reason, the rest
+    syncs. Rules Google refuses (COUNT with UNTIL, no RRULE) cannot reach Meridian from Google;
+    the readers' tests cover them, and test_engine_memory.py unreadable items in the engine."""
+    start = {"dateTime": "2026-11-25T09:00:00", "timeZone": "Europe/Berlin"}
+    end = {"dateTime": "2026-11-25T09:30:00", "timeZone": "Europe/Berlin"}
+    backwards = google_post(
+        world,
+        {
+            "summary": "Ends before it starts",
+            "start": start,
+            "end": end,
+            "recurrence": ["RRULE:FREQ=DAILY;UNTIL=20250101T000000Z"],
+        },
+    )
+    berlin = ZoneInfo("Europe/Berlin")
+    lunch = timed(dt.datetime(2026, 11, 26, 12, tzinfo=berlin), 30, "Lunch", "FREQ=WEEKLY;COUNT=3")
+    world.person_put(Side.B, lunch)
+    r = rules()
+    settle(world, tmp_path, r)
+    assert Counter(t for _, t in occurrences(world, Side.A, window_of(r))) == {"Lunch": 3}
+    listed = [i for i in issues(tmp_path) if i.item_id == backwards]
+    assert [i.kind for i in listed] == ["unreadable"]
+    assert "ends (UNTIL) before the series' first date" in listed[0].message

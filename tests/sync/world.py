@@ -34,19 +34,19 @@ class World:
     path: Path
     rules: PairRules
 
-    def engine(self, db_name: str = "state.db") -> tuple[Engine, Repo]:
+    def engine(self, db_name: str = "state.db", at: dt.datetime = NOW) -> tuple[Engine, Repo]:
         repo = Repo(Database(self.path / db_name))
         if repo.pair("p1") is None:
             repo.add_pair("p1", "p1", {})
-        return Engine(repo, clock=lambda: NOW), repo
+        return Engine(repo, clock=lambda: at), repo
 
     def spec(self, rules: PairRules | None = None) -> PairSpec:
         return PairSpec(
             "p1", "p1", rules or self.rules, SideSpec(self.a, "work"), SideSpec(self.b, "home")
         )
 
-    def sync(self, db_name: str = "state.db", **kw: Any) -> RunResult:
-        engine, _ = self.engine(db_name)
+    def sync(self, db_name: str = "state.db", at: dt.datetime = NOW, **kw: Any) -> RunResult:
+        engine, _ = self.engine(db_name, at)
         return engine.run(self.spec(kw.pop("rules", None)), **kw)
 
     def titles(self, side: Side) -> list[str]:
