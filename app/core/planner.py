@@ -348,7 +348,13 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
         if (a_cur is not None and a_cur.etag != lk.a_etag) or (
             b_cur is not None and b_cur.etag != lk.b_etag
         ):
-            out.add(Action(Kind.RECORD, link=_refresh(ctx, lk, a_cur, b_cur), old_link_id=lk.id))
+            record = _refresh(ctx, lk, a_cur, b_cur)
+            if base is not None:
+                # Another device's sync, adopted as this device's snapshot: its view too.
+                seen = a_cur if a_cur is not None else b_cur
+                assert seen is not None
+                record = replace(record, view=ctx.rules.view(seen))
+            out.add(Action(Kind.RECORD, link=record, old_link_id=lk.id))
         return
     if not two_way:
         # One-way: the copy follows its origin; edits made to the copy are put back.
