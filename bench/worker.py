@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from typing import Any
@@ -21,8 +22,16 @@ def main() -> int:
     case = CASES[str(job["case"])]
     cfg = Config.from_dict(job["cfg"])
     info = SandboxInfo.from_dict(job["sandbox"]) if job.get("sandbox") else None
+    profile = os.environ.get("MERIDIAN_BENCH_PROFILE")  # a folder: one .prof file per part
     try:
-        result = case.run(info, cfg, job["part"])
+        if profile:
+            import cProfile
+
+            with cProfile.Profile() as prof:
+                result = case.run(info, cfg, job["part"])
+            prof.dump_stats(f"{profile}/case{job['case']}-{job['part']}.prof")
+        else:
+            result = case.run(info, cfg, job["part"])
     except Exception:
         result = {"error": traceback.format_exc()}
     sys.stdout.write("\n" + json.dumps(result, default=str) + "\n")
