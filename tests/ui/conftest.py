@@ -23,6 +23,7 @@ from app.sandbox.server import Sandbox
 from app.services.accounts import AuthConfig
 from app.services.app_service import build
 from app.services.sync_service import Endpoints
+from app.ui.bridge import Bridge
 
 
 @pytest.fixture
@@ -51,3 +52,11 @@ def world(
     yield World(sandbox, admin, ms_user, google_user, svc)
     svc.close()
     browser.wait(5)
+
+
+@pytest.fixture
+def bridge(world: World) -> Bridge:
+    """The Qt side of the service's events, as the app wires it."""
+    b = Bridge()
+    b.attach(world.svc)
+    return b

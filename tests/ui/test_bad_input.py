@@ -27,13 +27,6 @@ LEFT = Qt.MouseButton.LeftButton
 
 
 @pytest.fixture
-def bridge(world: World) -> Bridge:
-    b = Bridge()
-    b.attach(world.svc)
-    return b
-
-
-@pytest.fixture
 def crashes(bridge: Bridge) -> list[str]:
     """Reports of unexpected exceptions (what would open the traceback dialog)."""
     seen: list[str] = []

@@ -23,13 +23,6 @@ LEFT = Qt.MouseButton.LeftButton
 
 
 @pytest.fixture
-def bridge(world: World) -> Bridge:
-    b = Bridge()
-    b.attach(world.svc)
-    return b
-
-
-@pytest.fixture
 def queue(world: World, bridge: Bridge) -> Iterator[ConflictQueue]:
     q = ConflictQueue(world.svc, bridge)
     yield q

@@ -26,13 +26,6 @@ LEFT = Qt.MouseButton.LeftButton
 
 
 @pytest.fixture
-def bridge(world: World) -> Bridge:
-    b = Bridge()
-    b.attach(world.svc)
-    return b
-
-
-@pytest.fixture
 def queue(world: World, bridge: Bridge) -> Iterator[PopupQueue]:
     q = PopupQueue(world.svc, bridge)
     yield q

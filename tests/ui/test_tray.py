@@ -22,13 +22,6 @@ WAIT = 10_000
 
 
 @pytest.fixture
-def bridge(world: World) -> Bridge:
-    b = Bridge()
-    b.attach(world.svc)
-    return b
-
-
-@pytest.fixture
 def tray(world: World, bridge: Bridge) -> Iterator[Tray]:
     t = Tray(world.svc, bridge, available=lambda: True)
     assert t.start()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QWizard
 from pytestqt.qtbot import QtBot
@@ -19,13 +18,6 @@ from app.ui.wizard import SetupWizard
 
 WAIT = 10_000
 LEFT = Qt.MouseButton.LeftButton
-
-
-@pytest.fixture
-def bridge(world: World) -> Bridge:
-    b = Bridge()
-    b.attach(world.svc)
-    return b
 
 
 def _next(qtbot: QtBot, wiz: SetupWizard) -> None:
