@@ -69,12 +69,9 @@ def expand(
     """
     out = Expansion()
     noticed = set(noticed)
+    if not events and not noticed & deleted:
+        return out  # a quiet run
     linked = {lk.id_on(side): lk for lk in links}
-    members: dict[str, list[str]] = {}
-    for eid in linked:
-        series = source.occurrence_of(eid)
-        if series is not None:
-            members.setdefault(series, []).append(eid)
     masters: dict[str, str] = {}
     # An occurrence edited alone: read its series' occurrences again (known ones without
     # asking); any other exception whose series we do not know is asked for.
@@ -99,6 +96,13 @@ def expand(
         elif eid in noticed:
             out.ended.add(eid)  # changed into a series the other side holds: copied as one
     out.ended |= noticed & deleted
+    if not masters and not out.ended:
+        return out  # (the common case: no pass over the links)
+    members: dict[str, list[str]] = {}
+    for eid in linked:
+        series = source.occurrence_of(eid)
+        if series is not None:
+            members.setdefault(series, []).append(eid)
     for series in out.ended:
         deleted.update(members.get(series, ()))
     if not masters:
