@@ -164,8 +164,11 @@ def weight(event: Event | None, window: tuple[dt.datetime, dt.datetime]) -> int:
         return 1
 
 
+_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def view_hash(view: Mapping[str, Any]) -> str:
-    blob = json.dumps(view, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    blob = _JSON.encode(view)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
