@@ -224,8 +224,8 @@ def _changed(ctx: Context, lk: Link, side: Side) -> tuple[Event | None, bool, bo
     if cur.status is Status.CANCELLED:
         return None, False, True
     stored = lk.etag_on(side)
-    if stored is not None and stored.startswith(BEHIND) and cur.etag == stored[len(BEHIND) :]:
-        return cur, False, False  # still as it was when our write failed: not a person's edit
+    if stored is not None and stored.startswith(BEHIND):
+        return cur, False, False  # judged by _edited_while_behind, against its old content
     changed = cur.etag != stored and view_hash(ctx.rules.view(cur)) != lk.view_hash
     return cur, changed, False
 
@@ -240,6 +240,19 @@ def _behind(lk: Link, side: Side, cur: Event | None) -> bool:
         and stored.startswith(BEHIND)
         and cur.etag == stored[len(BEHIND) :]
     )
+
+
+def _edited_while_behind(ctx: Context, lk: Link, side: Side, cur: Event | None) -> set[str] | None:
+    """The fields a person changed on a side that is behind (``BEHIND``) since our write there
+    failed: compared with the content it had then (the link keeps that event), not with the
+    synced view it never received."""
+    stored, then = lk.etag_on(side), lk.event_on(side)
+    if cur is None or then is None or stored is None or not stored.startswith(BEHIND):
+        return None
+    if cur.etag == stored[len(BEHIND) :]:
+        return None  # not edited: _behind's case
+    now, before = ctx.rules.view(cur), ctx.rules.view(then)
+    return {f for f in now if now[f] != before.get(f)}
 
 
 def _newer_base(lk: Link, *current: Event | None) -> Fingerprint | None:
@@ -336,13 +349,23 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
         return
 
     for side in (origin, copy):
-        if _behind(lk, side, cur[side]) and (side is copy or two_way):
+        if not (side is copy or two_way):
+            continue
+        source = cur[side.other] or lk.event_on(side.other)
+        if _behind(lk, side, cur[side]) and source is not None:
             # Our write there failed last time, the other side has the synced view: carry it out.
-            source = cur[side.other] or lk.event_on(side.other)
-            if source is not None:
-                reason = "a write that failed is carried out"
-                _write(ctx, lk, side, merged=source, out=out, current=cur, reason=reason)
-                return
+            reason = "a write that failed is carried out"
+            _write(ctx, lk, side, merged=source, out=out, current=cur, reason=reason)
+            return
+        edited = _edited_while_behind(ctx, lk, side, cur[side])
+        if edited is not None and source is not None:
+            # ... and the person edited it since: their fields, over the synced view, on both.
+            src = cur[side]
+            assert src is not None
+            merged = replace(source, **{f: getattr(src, f) for f in edited})
+            reason = "a write that failed is carried out, with the edit made since"
+            _write(ctx, lk, side, merged=merged, out=out, current=cur, reason=reason, both=True)
+            return
     if (missed[Side.A] or missed[Side.B]) and a_cur is not None and b_cur is not None:
         # A merge of another device's reached one side only: finish it, with any edit since.
         _merge(ctx, lk, cur, out, base, missed)

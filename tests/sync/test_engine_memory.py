@@ -151,6 +151,29 @@ def test_a_merge_whose_write_fails_on_one_side_is_finished_later(world: World) -
     assert world.sync(at=later).counts["updated"] == 0
 
 
+@pytest.mark.parametrize("again", ["Room 5", "Room 4"], ids=["new-value", "same-value"])
+def test_an_edit_made_while_a_merge_waits_to_be_finished_keeps_both(
+    world: World, again: str
+) -> None:
+    """Google refuses its half of a merge; the person then edits the Google copy again (or
+    saves it unchanged). The retry judges Google's fields against what Google had when the
+    write failed: its new edit counts, its old values do not undo Outlook's edit."""
+    world.a.put("work", event("Review"))
+    world.sync()
+    origin, copy = world.a.all_events("work")[0], world.b.all_events("home")[0]
+    world.a.put("work", replace(origin, description="agenda"))
+    world.b.put("home", replace(copy, location="Room 4"))
+    world.b.before_op = lambda cal, op: Rejected("refused once")
+    assert world.sync().counts["errors"] == 1
+    world.b.before_op = None
+    world.b.put("home", replace(world.b.all_events("home")[0], location=again))
+    later = NOW + dt.timedelta(hours=1)
+    world.sync(at=later)
+    for side_events in (world.a.all_events("work"), world.b.all_events("home")):
+        assert [(e.description, e.location) for e in side_events] == [("agenda", again)]
+    assert world.sync(at=later).counts["updated"] == 0
+
+
 def test_copy_paste_of_a_copy_never_deletes_the_original(world: World) -> None:
     world.a.put("work", event("Board meeting"))
     world.sync()
