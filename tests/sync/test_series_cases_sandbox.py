@@ -228,6 +228,31 @@ def test_rdates_from_google_are_copied_as_occurrences_and_follow_the_series(
     assert not [i for i in issues(tmp_path) if i.kind == "occurrences"]
 
 
+def test_a_series_changed_into_one_outlook_holds_becomes_a_real_series(
+    world: SandboxWorld, tmp_path: Path
+) -> None:
+    start = dt.datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+    weekly = timed(start, 30, "Coaching", "FREQ=WEEKLY;COUNT=4")
+    assert weekly.recurrence is not None
+    extra = dt.datetime(2026, 11, 27, 15, 0, tzinfo=ZoneInfo("America/New_York"))
+    master = world.person_put(
+        Side.B, replace(weekly, recurrence=replace(weekly.recurrence, rdates=(extra,)))
+    )
+    assert master.ref is not None
+    r = rules()
+    settle(world, tmp_path, r)
+    assert [i.kind for i in issues(tmp_path)] == ["occurrences"]
+    current = world.person[Side.B].get_events(world.b_cal, [master.ref.event_id])
+    series = current[master.ref.event_id]
+    assert series is not None and series.recurrence is not None
+    world.person_put(Side.B, replace(series, recurrence=replace(series.recurrence, rdates=())))
+    settle(world, tmp_path, r)
+    assert len(same_on_both(world, Side.B, window_of(r))) == 4
+    copies = world.person[Side.A].read_changes(world.a_cal, None, window_of(r)).events
+    assert [e.recurrence is not None for e in copies if e.series_id is None] == [True]
+    assert not [i for i in issues(tmp_path) if i.kind == "occurrences"]
+
+
 def test_an_edited_occurrence_copy_in_outlook_becomes_a_google_exception(
     world: SandboxWorld, tmp_path: Path
 ) -> None:
