@@ -230,27 +230,16 @@ def _changed(ctx: Context, lk: Link, side: Side) -> tuple[Event | None, bool, bo
     return cur, changed, False
 
 
-def _behind(lk: Link, side: Side, cur: Event | None) -> bool:
-    """Whether a write to this side failed while the other side took the merged view (the
-    engine then stores the side's etag behind ``BEHIND``), and nobody edited it since."""
-    stored = lk.etag_on(side)
-    return (
-        cur is not None
-        and stored is not None
-        and stored.startswith(BEHIND)
-        and cur.etag == stored[len(BEHIND) :]
-    )
-
-
 def _edited_while_behind(ctx: Context, lk: Link, side: Side, cur: Event | None) -> set[str] | None:
-    """The fields a person changed on a side that is behind (``BEHIND``) since our write there
-    failed: compared with the content it had then (the link keeps that event), not with the
-    synced view it never received."""
+    """For a side whose write failed while the other side took the merged view (the engine
+    stored its etag behind ``BEHIND``): the fields a person changed there since, compared with
+    the content it had then (the link keeps that event), not with the view it never received.
+    None when the side is not behind (or was not read)."""
     stored, then = lk.etag_on(side), lk.event_on(side)
     if cur is None or then is None or stored is None or not stored.startswith(BEHIND):
         return None
     if cur.etag == stored[len(BEHIND) :]:
-        return None  # not edited: _behind's case
+        return set()  # untouched since
     now, before = ctx.rules.view(cur), ctx.rules.view(then)
     return {f for f in now if now[f] != before.get(f)}
 
@@ -352,18 +341,14 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
         if not (side is copy or two_way):
             continue
         source = cur[side.other] or lk.event_on(side.other)
-        if _behind(lk, side, cur[side]) and source is not None:
-            # Our write there failed last time, the other side has the synced view: carry it out.
-            reason = "a write that failed is carried out"
-            _write(ctx, lk, side, merged=source, out=out, current=cur, reason=reason)
-            return
         edited = _edited_while_behind(ctx, lk, side, cur[side])
         if edited is not None and source is not None:
-            # ... and the person edited it since: their fields, over the synced view, on both.
+            # Our write there failed last time and the other side has the synced view: carry
+            # it out, with any fields the person edited there since, on both sides.
             src = cur[side]
             assert src is not None
             merged = replace(source, **{f: getattr(src, f) for f in edited})
-            reason = "a write that failed is carried out, with the edit made since"
+            reason = "a write that failed is carried out"
             _write(ctx, lk, side, merged=merged, out=out, current=cur, reason=reason, both=True)
             return
     if (missed[Side.A] or missed[Side.B]) and a_cur is not None and b_cur is not None:

@@ -388,9 +388,8 @@ class Engine:
             s, read = spec.side(side), reads[side]
             if not s.provider.changes_lack_properties:
                 continue
-            wanted = [lk.id_on(side) for lk in both if read.events[lk.id_on(side)].synced is None]
-            wanted += self._awaited(side, reads, links)
-            wanted = [i for i in dict.fromkeys(wanted) if read.events[i].synced is None]
+            ids = [lk.id_on(side) for lk in both] + self._awaited(side, reads, links)
+            wanted = [i for i in dict.fromkeys(ids) if read.events[i].synced is None]
             if not wanted:
                 continue
             events = dict(read.events)

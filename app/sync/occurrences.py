@@ -108,10 +108,14 @@ def expand(
     if not masters:
         return out
     found = source.occurrences(calendar_id, sorted(masters), window)
+    exceptions: dict[str, list[str]] = {}
+    for eid, ev in events.items():
+        if ev.series_id in masters:
+            exceptions.setdefault(ev.series_id, []).append(eid)
     for series, why in masters.items():
         events.pop(series, None)
-        for eid in [k for k, e in events.items() if e.series_id == series]:
-            del events[eid]
+        for eid in exceptions.get(series, ()):
+            del events[eid]  # they come again among the occurrences
         if series not in found:
             out.held.add(series)  # an unclear answer: read again next run, change nothing now
             continue
