@@ -155,7 +155,9 @@ class GoogleProvider(CalendarProvider):
             rand=rand,
         )
         self._page_size = page_size
-        self._proven = False  # a write batch went through: later ones may go several at once
+        # A request went through (a read or a write batch): the token and the network work, so
+        # write batches may go several at once.
+        self._proven = False
         # Calendar zones seen in list answers: they name the zone of a bare-offset dateTime.
         self._zones: dict[str, str] = {}
 
@@ -235,6 +237,7 @@ class GoogleProvider(CalendarProvider):
                 deleted.pop(event.ref.event_id, None)
                 events[event.ref.event_id] = event
             last = page
+        self._proven = True
         folded: dict[str, Event | None] = dict(events)
         _fold_cancelled(folded, events.values())
         events = {k: v for k, v in folded.items() if v is not None}
@@ -426,10 +429,11 @@ class GoogleProvider(CalendarProvider):
 
         Up to ``BATCHES_IN_FLIGHT`` batches go at once, each on a connection of its own, so
         their round trips overlap; the caller commits one batch's results while the others are
-        on the way. Until one batch has gone through, the first goes alone: a token or network
-        problem then costs one batch, not several. Once Google throttles, one at a time (the
-        quota, not the latency, is then what limits). After an account error no new batch
-        starts; the ops not done then carry the error, or it is raised if nothing was written.
+        on the way. Until a request has gone through (a read, or a batch), the first goes
+        alone: a token or network problem then costs one batch, not several. Once Google
+        throttles, one at a time (the quota, not the latency, is then what limits). After an
+        account error no new batch starts; the ops not done then carry the error, or it is
+        raised if nothing was written.
         """
         results: list[WriteResult | None] = [None] * len(ops)
         waiting = deque(

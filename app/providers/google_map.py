@@ -25,6 +25,7 @@ Writing (``event_to_google``)
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html
@@ -220,6 +221,15 @@ def _parse_datetime(text: object) -> dt.datetime:
     m = _RFC3339.fullmatch(text) if isinstance(text, str) else None
     if m is None:
         raise _Bad(f"not an RFC 3339 dateTime: {_show(text)}")
+    if m.group(7) is None and m.group(8) != "z" and m.string[10] == "T":
+        # The common shape, which fromisoformat reads alike and five times faster; what it
+        # refuses (month 13, offset +24:00) goes the long way, which says why.
+        with contextlib.suppress(ValueError):
+            return dt.datetime.fromisoformat(m.string)
+    return _datetime_of(m)
+
+
+def _datetime_of(m: re.Match[str]) -> dt.datetime:
     y, mo, d, h, mi, s, frac, off = m.groups()
     tz: dt.tzinfo | None = None
     if off in ("Z", "z"):
@@ -227,13 +237,13 @@ def _parse_datetime(text: object) -> dt.datetime:
     elif off:
         oh, om = int(off[1:3]), int(off[4:6])
         if oh > 23 or om > 59:
-            raise _Bad(f"bad offset in {_show(text)}")
+            raise _Bad(f"bad offset in {_show(m.string)}")
         tz = dt.timezone((-1 if off[0] == "-" else 1) * dt.timedelta(hours=oh, minutes=om))
     micro = int((frac or "0")[:6].ljust(6, "0"))
     try:
         return dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micro, tz)
     except ValueError as exc:
-        raise _Bad(f"invalid dateTime {_show(text)}: {exc}") from exc
+        raise _Bad(f"invalid dateTime {_show(m.string)}: {exc}") from exc
 
 
 def _lenient_instant(value: object) -> dt.datetime | None:

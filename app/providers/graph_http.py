@@ -29,9 +29,9 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -48,6 +48,8 @@ from app.errors import (
     ServiceUnavailable,
 )
 from app.providers.base import RequestStats
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +223,10 @@ class GraphHttp:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(IN_FLIGHT, thread_name_prefix="graph")
             return self._pool
+
+    def submit(self, fn: Callable[[str], _T], arg: str) -> Future[_T]:
+        """Run ``fn(arg)`` on one of the batch threads (a request sent ahead of its use)."""
+        return self._executor().submit(fn, arg)
 
     def url(self, path_or_url: str) -> str:
         """An absolute URL; links from Graph must stay on Graph's origin (they get the token)."""

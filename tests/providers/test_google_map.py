@@ -33,7 +33,7 @@ from app.core.model import (
     content_dict,
 )
 from app.errors import ItemError, Unparseable
-from app.providers import copynote
+from app.providers import copynote, google_map
 from app.providers.google_map import (
     GOOGLE_MAX_DESCRIPTION,
     SHORTENED_MARKER,
@@ -758,3 +758,25 @@ def test_an_event_across_the_repeated_hour() -> None:
     assert event.when.end.astimezone(dt.UTC) - event.when.start.astimezone(dt.UTC) == dt.timedelta(
         minutes=30
     )
+
+
+_RFC3339_TEXT = hypothesis.strategies.from_regex(
+    r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})?\Z"
+)
+
+
+@given(_RFC3339_TEXT)
+def test_date_times_read_the_same_on_the_fast_path(text: str) -> None:
+    """The fast path (fromisoformat) and the field-by-field one agree, also on refusals."""
+    match = google_map._RFC3339.fullmatch(text)
+    assert match is not None
+    try:
+        slow: Any = google_map._datetime_of(match)
+    except google_map._Bad as exc:
+        slow = str(exc)
+    try:
+        fast: Any = google_map._parse_datetime(text)
+    except google_map._Bad as exc:
+        fast = str(exc)
+    assert fast == slow
+    assert getattr(fast, "tzinfo", None) == getattr(slow, "tzinfo", None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from typing import Any
 
 import httplib2
@@ -29,7 +30,12 @@ from app.errors import (
     ServiceUnavailable,
 )
 from app.providers.base import Window, WriteOp
-from app.providers.google import GoogleProvider, RetryPolicy, event_id_for_key
+from app.providers.google import (
+    BATCHES_IN_FLIGHT,
+    GoogleProvider,
+    RetryPolicy,
+    event_id_for_key,
+)
 from app.providers.google_http import GoogleTransport
 from app.sandbox import google_store as gs
 from app.sandbox.admin import SandboxAdmin, SandboxUser
@@ -372,6 +378,36 @@ def test_results_come_batch_by_batch_and_cost_no_extra_request(
     got = {s + n: r for s, rs in parts for n, r in enumerate(rs)}
     assert [got[i].event.title for i in range(170) if got[i].event] == [f"S{i}" for i in range(170)]
     assert google_requests(admin, start) == provider.stats.requests - before == 4
+
+
+def test_until_a_request_went_through_a_dead_token_costs_one_batch(
+    sandbox: Sandbox, admin: SandboxAdmin, google_user: SandboxUser, cal: str
+) -> None:
+    fresh = make_provider(sandbox, google_user)
+    admin.revoke(google_user.id)
+    start = mark(admin)
+    ops = [WriteOp.create(timed(TODAY, f"D{i}"), key(300 + i)) for i in range(200)]
+    with pytest.raises(AuthRequired):
+        fresh.apply(cal, ops)
+    assert google_requests(admin, start) == 1  # the first batch alone, not three at once
+
+
+def test_after_a_read_the_first_write_batches_go_together(
+    sandbox: Sandbox, google_user: SandboxUser, cal: str, window: Window, monkeypatch: Any
+) -> None:
+    fresh = make_provider(sandbox, google_user)
+    fresh.read_changes(cal, None, window)  # proves the token and the network
+    real = GoogleTransport.batch
+    # Each batch waits until three are under way: sent one after another, this times out.
+    together = threading.Barrier(BATCHES_IN_FLIGHT, timeout=20)
+
+    def meet(self: GoogleTransport, kind: str, makes: Any) -> list[Any]:
+        together.wait()
+        return real(self, kind, makes)
+
+    monkeypatch.setattr(GoogleTransport, "batch", meet)
+    ops = [WriteOp.create(timed(TODAY, f"T{i}"), key(600 + i)) for i in range(150)]
+    assert all(r.ok for r in fresh.apply(cal, ops))
 
 
 def test_update_without_etag_never_undeletes(provider: GoogleProvider, cal: str) -> None:
