@@ -293,3 +293,26 @@ def test_an_unreadable_event_is_skipped_and_the_rest_read(
     assert "start is odd" in changes.skipped[0].reason
     got = p.get_events(cal, [bad.ref.event_id])
     assert got == {}  # neither present nor gone: never taken for a deletion
+
+
+def test_a_later_page_that_fails_fails_the_read_and_the_next_read_is_whole(
+    ms: Connected, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages are fetched ahead of their use (on another thread): its failure is the read's."""
+    p, cal = ms.provider, ms.calendar_id
+    p.apply(cal, [WriteOp.create(timed(today(), f"E{i}"), key=f"page{i:08d}") for i in range(25)])
+    p.page_size = 10
+    real = microsoft.GraphHttp.send
+
+    def later_pages_down(self: Any, method: str, url: str, **kw: Any) -> Any:
+        if "$skiptoken" in url:
+            raise ServiceUnavailable("Outlook is not answering (test).")
+        return real(self, method, url, **kw)
+
+    monkeypatch.setattr(microsoft.GraphHttp, "send", later_pages_down)
+    with pytest.raises(ServiceUnavailable, match="not answering"):
+        read(ms)
+    monkeypatch.setattr(microsoft.GraphHttp, "send", real)
+    assert sorted(e.title for e in read(ms).events) == sorted(f"E{i}" for i in range(25))
+    # The failed read sent its first page only; the next one all three (10 + 10 + 5).
+    assert p.stats.by_kind["delta"] == 1 + 3
