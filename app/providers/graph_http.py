@@ -28,7 +28,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -344,17 +344,23 @@ class GraphHttp:
         AuthRequired and Offline concern the whole account and are raised; anything else that
         befalls a batch or an item is that item's Outcome.
         """
-        chunks = list(self._chunks(calls))
-        if len(chunks) <= 1:
-            done = [self._run_chunk(chunk, kind) for chunk in chunks]
-        else:
-            done = list(self._executor().map(lambda c: self._run_chunk(c, kind), chunks))
         out: list[Outcome | None] = [None] * len(calls)
-        for part in done:
-            for index, outcome in part.items():
-                out[index] = outcome
+        for index, outcome in self.batch_iter(calls, kind=kind):
+            out[index] = outcome
         assert all(o is not None for o in out)
         return [o for o in out if o is not None]
+
+    def batch_iter(self, calls: Sequence[Call], *, kind: str) -> Iterator[tuple[int, Outcome]]:
+        """``batch``, handing each ``$batch``'s outcomes (index into ``calls``, outcome) over
+        as it completes, in order: the caller reads them while later batches are on the way."""
+        chunks = list(self._chunks(calls))
+        parts: Iterable[dict[int, Outcome]]
+        if len(chunks) <= 1:
+            parts = (self._run_chunk(chunk, kind) for chunk in chunks)
+        else:
+            parts = self._executor().map(lambda c: self._run_chunk(c, kind), chunks)
+        for part in parts:
+            yield from sorted(part.items())
 
     def _chunks(self, calls: Sequence[Call]) -> Iterator[list[tuple[int, Call]]]:
         chunk: list[tuple[int, Call]] = []

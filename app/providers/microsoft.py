@@ -337,7 +337,9 @@ class MicrosoftProvider(CalendarProvider):
         gone: list[str] = []
         skipped: list[Skipped] = []
         calls = [Call("GET", self._ev(m) + MASTER_QUERY) for m in master_ids]
-        for mid, outcome in zip(master_ids, self.http.batch(calls, kind="series"), strict=True):
+        # Each batch is read as it arrives, while the next ones are on the way.
+        for index, outcome in self.http.batch_iter(calls, kind="series"):
+            mid = master_ids[index]
             if isinstance(outcome, NotFound):
                 gone.append(mid)
                 continue
