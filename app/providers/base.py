@@ -128,6 +128,10 @@ class CalendarProvider(ABC):
     # True when read_changes returns events without our properties (Graph's delta): the engine
     # then reads changed copies of ours again with get_events before comparing them.
     changes_lack_properties: bool = False
+    # True when read_changes may run on another thread while the other side's provider reads
+    # (each talks to its own cloud on connections of its own): the engine then reads both
+    # sides at once. Test doubles that share state between sides leave it False.
+    reads_concurrently: bool = False
 
     def __init__(self) -> None:
         self.stats = RequestStats()

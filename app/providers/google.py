@@ -122,6 +122,7 @@ class _Write:
 class GoogleProvider(CalendarProvider):
     kind = Provider.GOOGLE
     max_batch = MAX_BATCH
+    reads_concurrently = True
 
     def __init__(
         self,

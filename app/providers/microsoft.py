@@ -114,6 +114,7 @@ class MicrosoftProvider(CalendarProvider):
     # Delta rows leave out extended properties (api-spec §2.5): the engine reads our copies
     # that someone else changed again by id, so a copy edited in Outlook is compared in full.
     changes_lack_properties = True
+    reads_concurrently = True
     kind = Provider.MICROSOFT
     max_batch = BATCH_ITEMS
 
