@@ -676,7 +676,9 @@ def events_get(ctx: Context) -> Response:
     if inm and _etag_matches(inm, res["etag"]):
         return Response.empty(304, {"ETag": res["etag"]})
     # get returns cancelled events too, with their details (§1.5).
-    return Response.json(200, gs.render(res, tz, max_attendees), {"ETag": res["etag"]})
+    return Response.json(
+        200, gs.render(res, tz, max_attendees, encode_only=True), {"ETag": res["etag"]}
+    )
 
 
 # --------------------------------------------------------------------------- writing events
@@ -795,7 +797,7 @@ def events_insert(ctx: Context) -> Response:
     _notify(
         ctx.state, user["id"], send, "invitation", res, None, f"events.insert sendUpdates={send}"
     )
-    return Response.json(200, gs.render(res), {"ETag": res["etag"]})
+    return Response.json(200, gs.render(res, encode_only=True), {"ETag": res["etag"]})
 
 
 def events_import(ctx: Context) -> Response:
@@ -824,7 +826,7 @@ def events_import(ctx: Context) -> Response:
     else:
         eid = gs.claim_id(body, events, ctx.state)
         res = gs.create(ctx.state, g, cal, user, eid, fields, ical, "default")
-    return Response.json(200, gs.render(res), {"ETag": res["etag"]})
+    return Response.json(200, gs.render(res, encode_only=True), {"ETag": res["etag"]})
 
 
 def _modify(ctx: Context, *, patch: bool) -> Response:
@@ -852,7 +854,7 @@ def _modify(ctx: Context, *, patch: bool) -> Response:
         _notify(ctx.state, user["id"], send, kind, new, cur, why)
     else:
         _reply(ctx.state, user["id"], send, new, cur, why)
-    return Response.json(200, gs.render(new), {"ETag": new["etag"]})
+    return Response.json(200, gs.render(new, encode_only=True), {"ETag": new["etag"]})
 
 
 def events_update(ctx: Context) -> Response:

@@ -10,12 +10,15 @@ from __future__ import annotations
 import re
 import secrets
 from http import HTTPStatus
+from typing import cast
 
 from app.sandbox import errors
 from app.sandbox.httpcore import ApiError, Context, Headers, Request, Response
 
 MAX_PARTS = 1000  # the Calendar batch guide's limit
 _NOT_INHERITED = ("host", "content-length", "transfer-encoding", "connection", "expect")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_LINE_BREAK = re.compile(r"\r?\n")
 
 
 def _bad(message: str) -> ApiError:
@@ -36,7 +39,7 @@ def _head_body(data: bytes) -> tuple[bytes, bytes]:
         return b"", data[2:]
     if data.startswith(b"\n"):
         return b"", data[1:]
-    m = re.search(rb"\r?\n\r?\n", data)
+    m = _BLANK_LINE.search(data)
     if m is None:
         return data, b""
     return data[: m.start()], data[m.end() :]
@@ -44,7 +47,7 @@ def _head_body(data: bytes) -> tuple[bytes, bytes]:
 
 def _header_list(head: bytes) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    for line in re.split(r"\r?\n", head.decode("utf-8", "replace")):
+    for line in _LINE_BREAK.split(head.decode("utf-8", "replace")):
         if not line:
             continue
         if line[0] in " \t" and out:  # folded continuation line
@@ -57,9 +60,32 @@ def _header_list(head: bytes) -> list[tuple[str, str]]:
     return out
 
 
+def _split(body: bytes, marker: bytes, delimiter: re.Pattern[bytes]) -> list[bytes | None]:
+    """``delimiter.split(body)``, where every delimiter match holds ``marker`` ("--boundary")
+    at most two bytes after its start. The pattern starts with an alternation, so ``re`` tries
+    it at every offset (1.5 ms for a batch of 50 inserts); here ``bytes.find`` proposes the
+    offsets and the same pattern decides, leftmost first, so the pieces are the same."""
+    pieces: list[bytes | None] = []
+    end = 0  # where the last delimiter ended: no match may start before it
+    look = 0  # where to look for the next marker
+    while (k := body.find(marker, look)) >= 0:
+        found = None
+        for start in (k - 2, k - 1, k):
+            if start >= end and (found := delimiter.match(body, start)) is not None:
+                break
+        look = k + 1
+        if found is None:
+            continue
+        pieces += [body[end : found.start()], found.group(1)]
+        end = look = found.end()
+    pieces.append(body[end:])
+    return pieces
+
+
 def _parts(body: bytes, boundary: str) -> list[tuple[Headers, bytes]]:
-    delimiter = re.compile(rb"(?:^|\r?\n)--" + re.escape(boundary.encode()) + rb"(--)?[ \t]*")
-    pieces = delimiter.split(body)
+    marker = b"--" + boundary.encode()
+    delimiter = re.compile(rb"(?:^|\r?\n)" + re.escape(marker) + rb"(--)?[ \t]*")
+    pieces = _split(body, marker, delimiter)
     # split() yields: preamble, closing-marker, part, closing-marker, part, ...
     if len(pieces) < 3:
         raise _bad("Malformed multipart body: no parts found.")
@@ -67,7 +93,7 @@ def _parts(body: bytes, boundary: str) -> list[tuple[Headers, bytes]]:
     for i in range(1, len(pieces) - 1, 2):
         if pieces[i] == b"--":  # the close delimiter: the rest is the epilogue
             break
-        chunk = pieces[i + 1]
+        chunk = cast(bytes, pieces[i + 1])  # between two delimiters: never None
         if chunk.startswith(b"\r\n"):
             chunk = chunk[2:]
         elif chunk.startswith(b"\n"):

@@ -99,14 +99,22 @@ def now_micros(g: dict[str, Any]) -> int:
     return micros
 
 
+def _seconds_text(t: datetime) -> str:
+    """``t.strftime("%Y-%m-%dT%H:%M:%S")``; isoformat is several times faster and the same
+    from year 1000 on (glibc's %Y does not pad shorter years)."""
+    if t.year < 1000:
+        return t.strftime("%Y-%m-%dT%H:%M:%S")
+    return t.replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def fmt_updated(micros: int) -> str:
     t = datetime.fromtimestamp(micros / 1_000_000, UTC)
-    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+    return f"{_seconds_text(t)}.{t.microsecond // 1000:03d}Z"
 
 
 def fmt_created(micros: int) -> str:
     # Recorded payloads show created with whole seconds: "2025-03-24T12:58:18.000Z".
-    return datetime.fromtimestamp(micros // 1_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return _seconds_text(datetime.fromtimestamp(micros // 1_000_000, UTC)) + ".000Z"
 
 
 def etag(micros: int, bump: int = 0) -> str:
@@ -137,13 +145,14 @@ def calendar_of(state: SandboxState, uid: str | None, cal_id: str) -> dict[str, 
 
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FRACTION = re.compile(r"\.(\d+)")
 
 
 def parse_rfc3339(text: str) -> datetime | None:
     """A datetime (naive when the text has no offset), or None when it is not RFC 3339."""
     if not isinstance(text, str) or not _RFC3339.match(text):
         return None
-    frac = re.search(r"\.(\d+)", text)
+    frac = _FRACTION.search(text)
     clean = text.upper().replace("Z", "+00:00")
     if frac:
         clean = clean.replace(frac.group(0), "." + (frac.group(1) + "000000")[:6])
@@ -493,9 +502,19 @@ def minimal(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def render(
-    res: dict[str, Any], tz: ZoneInfo | None = None, max_attendees: int | None = None
+    res: dict[str, Any],
+    tz: ZoneInfo | None = None,
+    max_attendees: int | None = None,
+    *,
+    encode_only: bool = False,
 ) -> dict[str, Any]:
-    """A deep copy of a stored event, dateTimes shown in ``tz`` (the ``timeZone`` parameter)."""
+    """A deep copy of a stored event, dateTimes shown in ``tz`` (the ``timeZone`` parameter).
+
+    ``encode_only``: the caller encodes the result at once and keeps nothing, so when nothing
+    is to change ``res`` itself serves (the JSON is the same; a copy costs ~15 us per event).
+    """
+    if encode_only and tz is None and max_attendees is None:
+        return res
     out: dict[str, Any] = json.loads(json.dumps(res))
     if tz is not None:
         for key in ("start", "end", "originalStartTime"):

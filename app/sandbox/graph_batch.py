@@ -90,10 +90,15 @@ def _item_request(ctx: Context, item: dict[str, Any]) -> Request:
     return Request(item["method"].upper(), "/v1.0" + url, headers, body, batched=True)
 
 
-def _item_response(rid: str, resp: Response) -> dict[str, Any]:
+def _item_response(rid: str, resp: Response, texts: dict[str, str]) -> dict[str, Any]:
+    """The item's answer; a JSON body the sandbox wrote goes to ``texts`` instead, as text."""
     headers = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
     out: dict[str, Any] = {"id": rid, "status": resp.status, "headers": headers}
     if resp.body:
+        text = resp.json_text()
+        if text is not None:
+            texts[rid] = text
+            return out
         try:
             out["body"] = json.loads(resp.body)
         except ValueError:
@@ -101,10 +106,25 @@ def _item_response(rid: str, resp: Response) -> dict[str, Any]:
     return out
 
 
+def _encode(status: int, responses: list[dict[str, Any]], texts: dict[str, str]) -> Response:
+    """``Response.json(status, {"responses": responses})`` with each body of ``texts`` put in
+    as it is: the same bytes as decoding it into its item and encoding everything (the item's
+    keys are id, status, headers, then body), without decoding and encoding it again."""
+    items = []
+    for r in responses:
+        text = json.dumps(r, ensure_ascii=False, check_circular=False)
+        if r["id"] in texts and "body" not in r:
+            text = f'{text[:-1]}, "body": {texts[r["id"]]}}}'
+        items.append(text)
+    data = ('{"responses": [' + ", ".join(items) + "]}").encode("utf-8")
+    return Response(status, data, {"Content-Type": "application/json; charset=UTF-8"})
+
+
 def batch(ctx: Context) -> Response:
     items = _order(_check(parse_json(ctx.request.body)))
     assert ctx.dispatch is not None
     results: dict[str, dict[str, Any]] = {}
+    texts: dict[str, str] = {}  # item id -> its JSON body, when the sandbox wrote it
     for item in items:
         failed = [d for d in item.get("dependsOn", []) if results[d]["status"] >= 400]
         if failed:
@@ -115,7 +135,8 @@ def batch(ctx: Context) -> Response:
             err = errors.graph_body(400, "BadRequest", "Nested batch requests are not supported.")
             results[item["id"]] = {"id": item["id"], "status": 400, "headers": {}, "body": err}
             continue
-        results[item["id"]] = _item_response(item["id"], ctx.dispatch(_item_request(ctx, item)))
+        answer = ctx.dispatch(_item_request(ctx, item))
+        results[item["id"]] = _item_response(item["id"], answer, texts)
     responses = [results[i["id"]] for i in items]
     switches = ctx.state.settings.switches
     if switches.graph_batch_shuffle_responses:
@@ -124,4 +145,4 @@ def batch(ctx: Context) -> Response:
     status = 200
     if any(r["status"] == 429 for r in responses):
         status = switches.graph_batch_throttled_outer_status
-    return Response.json(status, {"responses": responses})
+    return _encode(status, responses, texts)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -94,9 +96,8 @@ def page(
 def split_top(text: str, sep: str) -> list[str]:
     """Split on ``sep`` outside parentheses and quotes."""
     out: list[str] = []
-    cur: list[str] = []
-    depth, quoted = 0, False
-    for ch in text:
+    depth, quoted, start = 0, False, 0
+    for i, ch in enumerate(text):
         if ch == "'":
             quoted = not quoted
         elif not quoted and ch == "(":
@@ -104,18 +105,26 @@ def split_top(text: str, sep: str) -> list[str]:
         elif not quoted and ch == ")":
             depth -= 1
         if ch == sep and depth == 0 and not quoted:
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    if "".join(cur).strip():
-        out.append("".join(cur).strip())
+            out.append(text[start:i].strip())
+            start = i + 1
+    if text[start:].strip():
+        out.append(text[start:].strip())
     return out
 
 
-def parse_select(text: str | None, known: set[str]) -> list[str] | None:
+# Query options are parsed once per distinct text: clients send the same $select/$expand with
+# every item of a $batch. The memos hold immutable results (tuples, frozen option pairs, and
+# predicates that keep no state) and never an error, which is raised afresh each time.
+
+
+def parse_select(text: str | None, known: AbstractSet[str]) -> list[str] | None:
     if not text:
         return None
+    return list(_select(text, frozenset(known)))
+
+
+@lru_cache(maxsize=256)
+def _select(text: str, known: frozenset[str]) -> tuple[str, ...]:
     names = split_top(text, ",")
     lower = {k.lower(): k for k in known}
     out = []
@@ -123,14 +132,21 @@ def parse_select(text: str | None, known: set[str]) -> list[str] | None:
         if name.lower() not in lower:
             raise bad_query(name)
         out.append(lower[name.lower()])
-    return out
+    return tuple(out)
 
 
-def parse_expand(text: str | None, allowed: set[str]) -> dict[str, dict[str, str]]:
+def parse_expand(text: str | None, allowed: AbstractSet[str]) -> dict[str, dict[str, str]]:
     """``a($filter=...;$select=...),b`` -> {"a": {"$filter": ..., "$select": ...}, "b": {}}."""
+    return {name: dict(opts) for name, opts in _expand(text or "", frozenset(allowed))}
+
+
+@lru_cache(maxsize=256)
+def _expand(
+    text: str, allowed: frozenset[str]
+) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
     out: dict[str, dict[str, str]] = {}
     lower = {k.lower(): k for k in allowed}
-    for item in split_top(text or "", ","):
+    for item in split_top(text, ","):
         m = re.fullmatch(r"([\w.]+)\s*(?:\((.*)\))?", item, re.S)
         if not m or m.group(1).lower() not in lower:
             raise bad_query(m.group(1) if m else item)
@@ -139,7 +155,7 @@ def parse_expand(text: str | None, allowed: set[str]) -> dict[str, dict[str, str
             key, _, value = opt.partition("=")
             opts[key.strip().lower()] = value.strip()
         out[lower[m.group(1).lower()]] = opts
-    return out
+    return tuple((name, tuple(opts.items())) for name, opts in out.items())
 
 
 def apply_select(doc: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
@@ -313,6 +329,11 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 def parse_filter(text: str | None) -> Pred | None:
     if not text or not text.strip():
         return None
+    return _filter(text)
+
+
+@lru_cache(maxsize=256)
+def _filter(text: str) -> Pred:
     return _Parser(text).parse()
 
 

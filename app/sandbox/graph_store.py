@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import datetime as dt
 import hashlib
+import re
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -81,6 +84,12 @@ def zone_or_utc(name: str | None) -> ZoneInfo:
 
 def windows_name(name: str) -> str:
     """``originalStartTimeZone`` is reported with Windows names (api-spec §2.11)."""
+    return _windows_name(name) if isinstance(name, str) else name
+
+
+@lru_cache(maxsize=1024)
+def _windows_name(name: str) -> str:
+    # Two per rendered event, and iana_to_windows() resolves aliases on every call.
     return timezones.iana_to_windows(name) or name
 
 
@@ -101,10 +110,20 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode().replace("+", "-").replace("/", "_")
 
 
+_BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+
+
 def _unb64(text: str) -> bytes | None:
+    # base64.b64decode(validate=True), without its per-call overhead (one per delta row).
     try:
-        return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
-    except (binascii.Error, ValueError):
+        data = text.replace("-", "+").replace("_", "/").encode("ascii")
+    except UnicodeEncodeError:
+        return None
+    if _BASE64.fullmatch(data) is None:
+        return None
+    try:
+        return binascii.a2b_base64(data)
+    except binascii.Error:
         return None
 
 
@@ -120,12 +139,17 @@ def new_calendar_id(mbx: dict[str, Any]) -> str:
     return ID_PREFIX + _b64(_CAL + _mbx_key(mbx) + secrets.token_bytes(16))
 
 
-def occurrence_id(master_id: str, original_start: datetime) -> str:
-    """Deterministic id of a virtual occurrence: the master's id bytes plus the original start."""
+@lru_cache(maxsize=4096)
+def _occurrence_prefix(master_id: str) -> bytes:
     raw = _unb64(master_id[len(ID_PREFIX) :])
     assert raw is not None and raw[:1] == _EVENT
+    return _OCC + raw[1:]
+
+
+def occurrence_id(master_id: str, original_start: datetime) -> str:
+    """Deterministic id of a virtual occurrence: the master's id bytes plus the original start."""
     seconds = int(original_start.astimezone(UTC).timestamp())
-    return ID_PREFIX + _b64(_OCC + raw[1:] + seconds.to_bytes(8, "big", signed=True))
+    return ID_PREFIX + _b64(_occurrence_prefix(master_id) + seconds.to_bytes(8, "big", signed=True))
 
 
 @dataclass(frozen=True)
@@ -283,11 +307,85 @@ def add_tombstone(state: SandboxState, mbx: dict[str, Any], event_id: str, cal_i
 
 def series_zone(master: dict[str, Any]) -> ZoneInfo:
     name = master["recurrence"]["range"].get("recurrenceTimeZone")
-    return timezones.zone(name) or zone_or_utc(master["startZone"])
+    zone = _zone(name) if isinstance(name, str) and name else None
+    return zone or zone_or_utc(master["startZone"])
+
+
+@lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo | None:
+    # timezones.zone() resolves aliases on every call; names map to zones for good.
+    return timezones.zone(name)
 
 
 def duration(ev: dict[str, Any]) -> timedelta:
     return from_iso(ev["end"]) - from_iso(ev["start"])
+
+
+@dataclass(frozen=True)
+class _Expansion:
+    """Every occurrence of a bounded series, for the inputs it was computed from."""
+
+    start: str
+    zone: str
+    rule: dict[str, Any]  # a private copy of the recurrence: an edit in place cannot go unnoticed
+    occurrences: tuple[recurrence.Occurrence, ...] | None  # None: unbounded or too long
+    starts: tuple[datetime, ...]
+    start_set: frozenset[datetime]
+
+
+class _ExpansionMemo:
+    """Master id -> its expansion. Reading a series (delta pages, ``is_series_start`` for each
+    occurrence id) would otherwise expand it again for every row; an entry only serves while
+    the master's start, zone and recurrence still equal what it was computed from."""
+
+    BUDGET = 200_000  # occurrences held (~40 MB); beyond that, or that many series, it starts over
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Expansion] = {}
+        self._held = 0
+        self._lock = threading.Lock()  # writers only: a reader sees an entry or no entry
+
+    def get(self, master: dict[str, Any]) -> _Expansion | None:
+        memo = self._entries.get(master["id"])
+        rec = master["recurrence"]
+        if (
+            memo is not None
+            and memo.start == master["start"]
+            and memo.zone == master["startZone"]
+            and memo.rule == rec
+            and recurrence.graph_numbers_exact(rec)  # == takes True or 1.0 for 1
+        ):
+            return memo
+        return None
+
+    def put(self, master_id: str, memo: _Expansion) -> None:
+        with self._lock:
+            old = self._entries.pop(master_id, None)
+            self._held -= len(old.starts) if old is not None else 0
+            if self._held + len(memo.starts) > self.BUDGET or len(self._entries) >= self.BUDGET:
+                self._entries.clear()  # many sandboxes in one test run: start over
+                self._held = 0
+            self._entries[master_id] = memo
+            self._held += len(memo.starts)
+
+
+_EXPANSIONS = _ExpansionMemo()
+
+
+def _expansion(master: dict[str, Any]) -> _Expansion:
+    memo = _EXPANSIONS.get(master)
+    if memo is not None:
+        return memo
+    rec = copy.deepcopy(master["recurrence"])
+    occs: tuple[recurrence.Occurrence, ...] | None = None
+    if rec["range"].get("type") != "noEnd":
+        first = from_iso(master["start"]).astimezone(series_zone(master))
+        found = recurrence.expand_graph(rec, first, timedelta(0), None, None, MAX_EXPAND + 1)
+        occs = tuple(found) if len(found) <= MAX_EXPAND else None
+    starts = tuple(o.original_start_utc for o in occs or ())
+    memo = _Expansion(master["start"], master["startZone"], rec, occs, starts, frozenset(starts))
+    _EXPANSIONS.put(master["id"], memo)
+    return memo
 
 
 def expand(
@@ -296,6 +394,11 @@ def expand(
     we: datetime | None,
     limit: int = MAX_EXPAND,
 ) -> list[recurrence.Occurrence]:
+    memo = _expansion(master)
+    if memo.occurrences is not None:
+        return recurrence.graph_window(
+            memo.occurrences, memo.starts, duration(master), ws, we, limit
+        )
     first = from_iso(master["start"]).astimezone(series_zone(master))
     return recurrence.expand_graph(master["recurrence"], first, duration(master), ws, we, limit)
 
@@ -305,6 +408,9 @@ def local_date(master: dict[str, Any], original_start: datetime) -> dt.date:
 
 
 def is_series_start(master: dict[str, Any], original_start: datetime) -> bool:
+    memo = _expansion(master)
+    if memo.occurrences is not None:
+        return original_start in memo.start_set
     near = expand(
         master, original_start - timedelta(seconds=1), original_start + timedelta(seconds=1)
     )
@@ -341,9 +447,16 @@ class Instance:
 
     @property
     def id(self) -> str:
-        if self.exception is not None:
-            return str(self.exception["id"])
-        return occurrence_id(self.master["id"], self.original_start)
+        # Asked for several times per row (sorting, delta's known map, rendering), so kept once
+        # made; by hand, as functools.cached_property takes a lock on every access (3.11).
+        found: str | None = self.__dict__.get("_id")
+        if found is None:
+            if self.exception is not None:
+                found = str(self.exception["id"])
+            else:
+                found = occurrence_id(self.master["id"], self.original_start)
+            object.__setattr__(self, "_id", found)  # not a field: eq and repr ignore it
+        return found
 
 
 def series_instances(

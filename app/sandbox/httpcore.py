@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -43,6 +44,14 @@ class Headers(Mapping[str, str]):
         self._d[key.lower()] = (key, value)
 
 
+@lru_cache(maxsize=1024)
+def _parse_target(target: str) -> tuple[str, str, dict[str, list[str]]]:
+    """(raw path, path, query) of a request target. The parts of a batch often share one; the
+    query dict is shared too, so Request only ever hands out copies of it."""
+    split = urlsplit(target)
+    return split.path, unquote(split.path), parse_qs(split.query, keep_blank_values=True)
+
+
 @dataclass
 class Request:
     method: str
@@ -50,25 +59,38 @@ class Request:
     headers: Headers
     body: bytes = b""
     batched: bool = False  # True for a part of a Google batch or a Graph $batch item
+    # (target, raw path, path, query) of the last parse: the pipeline and the handlers ask for
+    # these many times per request. Recomputed whenever ``target`` is not the one parsed.
+    _parsed: tuple[str, str, str, dict[str, list[str]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def _parse(self) -> tuple[str, str, str, dict[str, list[str]]]:
+        parsed = self._parsed
+        if parsed is None or parsed[0] is not self.target:
+            parsed = (self.target, *_parse_target(self.target))
+            self._parsed = parsed
+        return parsed
 
     @property
     def path(self) -> str:
-        return unquote(urlsplit(self.target).path)
+        return self._parse()[2]
 
     @property
     def raw_path(self) -> str:
-        return urlsplit(self.target).path
+        return self._parse()[1]
 
     @property
     def query(self) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(self.target).query, keep_blank_values=True)
+        # A fresh copy each time, as before, so a caller may change what it gets.
+        return {k: list(v) for k, v in self._parse()[3].items()}
 
     def arg(self, name: str, default: str | None = None) -> str | None:
-        values = self.query.get(name)
+        values = self._parse()[3].get(name)
         return values[-1] if values else default
 
     def args(self, name: str) -> list[str]:
-        return self.query.get(name, [])
+        return list(self._parse()[3].get(name, []))
 
     def bearer(self) -> str | None:
         auth = self.headers.get("Authorization", "")
@@ -85,13 +107,26 @@ class Response:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # (body, its text) when json() made the body, so a batch can embed the text as it is.
+    _json: tuple[bytes, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        # Payloads are plain JSON trees, never circular: skipping the check saves ~15%.
+        text = json.dumps(payload, ensure_ascii=False, check_circular=False)
+        data = text.encode("utf-8")
         h = {"Content-Type": "application/json; charset=UTF-8"}
         h.update(headers or {})
-        return cls(status, data, h)
+        resp = cls(status, data, h)
+        resp._json = (data, text)
+        return resp
+
+    def json_text(self) -> str | None:
+        """The body's text when json() wrote it (decoding it and encoding the result again
+        gives the same text), else None."""
+        if self._json is not None and self._json[0] is self.body:
+            return self._json[1]
+        return None
 
     @classmethod
     def html(cls, status: int, text: str, headers: dict[str, str] | None = None) -> Response:
@@ -166,6 +201,7 @@ class Route:
     endpoint: str
     handler: Handler
     auth: bool
+    prefix: str = ""  # the pattern's text before its first parameter: a match starts with it
 
 
 @dataclass(frozen=True)
@@ -189,9 +225,14 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     return re.compile("^" + "".join(out) + "/?$")
 
 
+_MATCH_MEMO = 4096  # distinct (method, path) pairs remembered; then the memo starts over
+
+
 class Router:
     def __init__(self) -> None:
         self._routes: list[Route] = []
+        # (method, raw path) -> (route, raw params, path_known): a batch's parts share paths.
+        self._memo: dict[tuple[str, str], tuple[Route | None, dict[str, str], bool]] = {}
 
     def add(
         self,
@@ -203,19 +244,36 @@ class Router:
         *,
         auth: bool = True,
     ) -> None:
-        self._routes.append(
-            Route(service, method.upper(), compile_pattern(pattern), endpoint, handler, auth)
-        )
+        prefix = pattern.split("{", 1)[0]
+        regex = compile_pattern(pattern)
+        self._routes.append(Route(service, method.upper(), regex, endpoint, handler, auth, prefix))
+        self._memo.clear()
 
     def match(self, method: str, raw_path: str) -> tuple[Match | None, bool]:
         """Returns (match, path_known). path_known without a match means 405."""
+        key = (method, raw_path)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._search(method, raw_path)
+            if len(self._memo) >= _MATCH_MEMO:
+                self._memo.clear()
+            self._memo[key] = found
+        route, params, path_known = found
+        if route is None:
+            return None, path_known
+        return Match(route, dict(params)), True  # a handler may change its own params
+
+    def _search(self, method: str, raw_path: str) -> tuple[Route | None, dict[str, str], bool]:
         path_known = False
         for route in self._routes:
+            # startswith() rules out most routes for a fraction of a regex match's cost.
+            if not raw_path.startswith(route.prefix):
+                continue
             m = route.regex.match(raw_path)
             if not m:
                 continue
             path_known = True
             if route.method == method.upper():
                 params = {k: unquote(v) for k, v in m.groupdict().items()}
-                return Match(route, params), True
-        return None, path_known
+                return route, params, True
+        return None, {}, path_known

@@ -30,6 +30,7 @@ Choices for points the vendors do not document, marked [U]:
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
 import re
@@ -443,6 +444,26 @@ def _date(obj: Mapping[str, Any], key: str) -> date | None:
         raise _literal(value, "Edm.Date") from None
 
 
+# The numbers _graph_rule reads (with _int, which refuses True and 1.0).
+_GRAPH_INTS = (
+    ("pattern", "interval"),
+    ("pattern", "month"),
+    ("pattern", "dayOfMonth"),
+    ("range", "numberOfOccurrences"),
+)
+
+
+def graph_numbers_exact(rec: Mapping[str, Any]) -> bool:
+    """Whether each number ``_graph_rule`` reads is absent or a plain int: then two recurrences
+    that compare equal expand alike (``==`` alone takes ``True`` or ``1.0`` for ``1``)."""
+    for part, key in _GRAPH_INTS:
+        value = rec.get(part)
+        number = value.get(key) if isinstance(value, Mapping) else None
+        if number is not None and type(number) is not int:
+            return False
+    return True
+
+
 def _graph_rule(rec: Mapping[str, Any]) -> _GraphRule:
     pattern, rng = rec.get("pattern"), rec.get("range")
     if not isinstance(pattern, Mapping):
@@ -617,6 +638,27 @@ def expand_graph(
             yield Occurrence(utc, utc.astimezone(tz)), utc, utc + duration
 
     return _collect(items(), window_start, window_end, limit)
+
+
+def graph_window(
+    occurrences: Sequence[Occurrence],
+    starts: Sequence[datetime],
+    duration: timedelta = ZERO,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    limit: int = 2000,
+) -> list[Occurrence]:
+    """What ``expand_graph`` answers for a window, taken from a series' complete expansion.
+
+    ``occurrences`` is every occurrence of a series in start order and ``starts`` their
+    ``original_start_utc``. Those before the bisection point end before ``window_start``, so
+    ``_collect`` would skip them anyway: the result is the same list.
+    """
+    first = 0 if window_start is None else bisect.bisect_left(starts, window_start - duration)
+    items = (
+        (occurrences[i], starts[i], starts[i] + duration) for i in range(first, len(occurrences))
+    )
+    return _collect(items, window_start, window_end, limit)
 
 
 def graph_occurrence_date(occ: Occurrence) -> date:
