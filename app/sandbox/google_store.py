@@ -599,11 +599,34 @@ def find_occurrence(master: dict[str, Any], instance_id: str) -> rr.Occurrence |
     all_day = "date" in master["start"]
     if isinstance(when, datetime) == all_day:
         return None
+    rec = json.dumps(master["recurrence"])
+    index = _instance_index(
+        master["id"], rec, json.dumps(master["start"], sort_keys=True), duration(master)
+    )
+    if index is not None:
+        return index.get(instance_id)
     at = when if isinstance(when, datetime) else datetime.combine(when, datetime.min.time(), UTC)
     for occ in occurrences(master, at - timedelta(microseconds=1), at + timedelta(seconds=1)):
         if rr.google_instance_id(master["id"], occ) == instance_id:
             return occ
     return None
+
+
+@lru_cache(maxsize=512)
+def _instance_index(
+    master_id: str, lines: str, start: str, dur: timedelta
+) -> dict[str, rr.Occurrence] | None:
+    """Every instance of a series that ends (COUNT or UNTIL on each rule), by instance id;
+    None for one that does not, or has more than MAX_INSTANCES. Writing 500 exceptions would
+    otherwise expand their series from its start once each. Keyed on what the expansion
+    depends on, so an edited rule or start is a new entry; callers must not change it."""
+    rules = [line for line in json.loads(lines) if line.upper().startswith("RRULE")]
+    if not all("COUNT=" in r.upper() or "UNTIL=" in r.upper() for r in rules):
+        return None
+    every = _expand(lines, start, None, None, dur, "UTC", MAX_INSTANCES)
+    if len(every) >= MAX_INSTANCES:
+        return None
+    return {rr.google_instance_id(master_id, occ): occ for occ in every}
 
 
 # --------------------------------------------------------------------------- changes

@@ -942,6 +942,26 @@ def test_recurring_writes_on_instances_need_a_real_occurrence(svc: Any) -> None:
     assert fresh[1]["id"] == f"{master['id']}_20250325T130000Z" and fresh[1]["summary"] == "Dishes"
 
 
+@pytest.mark.parametrize(
+    "rule",
+    ["RRULE:FREQ=DAILY;COUNT=5", "RRULE:FREQ=DAILY;UNTIL=20250328T235959Z", "RRULE:FREQ=DAILY"],
+)
+def test_an_instance_is_found_by_id_after_the_rule_changes(svc: Any, rule: str) -> None:
+    """Ended series are looked up in an index of their instances; it follows every edit."""
+    master = daily(svc, rule=rule)
+    last = f"{master['id']}_20250328T123000Z"
+    patched = svc.events().patch(calendarId="primary", eventId=last, body={"summary": "Last"})
+    assert patched.execute()["summary"] == "Last"
+    body = {"recurrence": ["RRULE:FREQ=DAILY;COUNT=3"]}  # the 27th and 28th are gone
+    svc.events().patch(calendarId="primary", eventId=master["id"], body=body).execute()
+    gone = f"{master['id']}_20250327T123000Z"
+    err = error_of(svc.events().patch(calendarId="primary", eventId=gone, body={"summary": "x"}))
+    assert err.status_code == 404
+    kept = f"{master['id']}_20250326T123000Z"
+    got = svc.events().patch(calendarId="primary", eventId=kept, body={"summary": "Kept"})
+    assert got.execute()["recurringEventId"] == master["id"]
+
+
 def test_errors_never_carry_stack_traces(
     sandbox: Sandbox, google_user: SandboxUser, http: requests.Session
 ) -> None:
