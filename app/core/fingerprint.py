@@ -23,6 +23,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from json.encoder import encode_basestring
 from typing import Any
 
 _HASH_LEN = 10
@@ -59,10 +61,46 @@ class Fingerprint:
 # One encoder for every hash: json.dumps with options builds a new one per call, which was
 # most of the cost of stamping 5,000 new copies.
 _JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+_STR = encode_basestring  # what _JSON writes a string with (ensure_ascii=False)
+
+
+def compact_json(value: Any) -> str:
+    """``_JSON.encode(value)``, the same text: for the types a view holds it skips the
+    encoder's set-up per call (most of its cost on values this small); other types go to it."""
+    t = type(value)
+    if t is str:
+        return _STR(value)
+    if value is None:
+        return "null"
+    if t is bool:
+        return "true" if value else "false"
+    if t is int:
+        return int.__repr__(value)
+    if t is list:
+        return "[" + ",".join([compact_json(v) for v in value]) + "]"
+    if t is dict and all(type(k) is str for k in value):
+        return "{" + ",".join([_STR(k) + ":" + compact_json(value[k]) for k in sorted(value)]) + "}"
+    return _JSON.encode(value)
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_LEN]
+
+
+# Most field values repeat from event to event (null, "", [], show-as, reminders...): their
+# hashes are kept, for short texts only (a long description would hold memory for nothing).
+_memo = lru_cache(maxsize=4096)(_hash)
+_MEMO_CHARS = 128
 
 
 def field_hash(value: Any) -> str:
-    return hashlib.sha256(_JSON.encode(value).encode("utf-8")).hexdigest()[:_HASH_LEN]
+    text = compact_json(value)
+    return _memo(text) if len(text) <= _MEMO_CHARS else _hash(text)
+
+
+def view_hash(view: Mapping[str, Any]) -> str:
+    """The hash of a whole view, which a link stores (core.planner)."""
+    return hashlib.sha256(_JSON.encode(view).encode("utf-8")).hexdigest()
 
 
 def of_view(

@@ -17,15 +17,14 @@ one by one, committing each outcome in its own transaction. Principles:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from app.core import fingerprint, identity
-from app.core.fingerprint import Fingerprint
+from app.core.evolve import evolve
+from app.core.fingerprint import Fingerprint, view_hash
 from app.core.model import Event, Status, TimeSpan, content_dict
 from app.core.recurrence import RecurrenceError, expand
 from app.core.rules import ConflictPolicy, PairRules, Side
@@ -146,7 +145,7 @@ def _stamped(action: Action) -> Action:
         now = content_dict(there)
         awaits[other.value] = frozenset(f for f, v in lk.view.items() if now.get(f) != v)
     stamp = fingerprint.of_view(lk.view, (known.generation if known else 0) + 1, awaits)
-    return replace(action, event=replace(event, synced=stamp.text()))
+    return evolve(action, event=evolve(event, synced=stamp.text()))
 
 
 def _synced_texts(lk: Link) -> tuple[str | None, ...]:
@@ -162,14 +161,6 @@ def weight(event: Event | None, window: tuple[dt.datetime, dt.datetime]) -> int:
         return max(1, len(expand(event.recurrence, event.when, window[0], window[1])))
     except RecurrenceError:
         return 1
-
-
-_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def view_hash(view: Mapping[str, Any]) -> str:
-    blob = _JSON.encode(view)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -347,7 +338,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
             # it out, with any fields the person edited there since, on both sides.
             src = cur[side]
             assert src is not None
-            merged = replace(source, **{f: getattr(src, f) for f in edited})
+            merged = evolve(source, **{f: getattr(src, f) for f in edited})
             reason = "a write that failed is carried out"
             _write(ctx, lk, side, merged=merged, out=out, current=cur, reason=reason, both=True)
             return
@@ -364,7 +355,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
                 # Another device's sync, adopted as this device's snapshot: its view too.
                 seen = a_cur if a_cur is not None else b_cur
                 assert seen is not None
-                record = replace(record, view=ctx.rules.view(seen))
+                record = evolve(record, view=ctx.rules.view(seen))
             out.add(Action(Kind.RECORD, link=record, old_link_id=lk.id))
         return
     if not two_way:
@@ -385,7 +376,7 @@ def _plan_link(ctx: Context, lk: Link, out: Plan) -> None:
 
 
 def _refresh(ctx: Context, lk: Link, a_cur: Event | None, b_cur: Event | None) -> Link:
-    return replace(
+    return evolve(
         lk,
         a_etag=_etag(a_cur, lk.a_etag),
         b_etag=_etag(b_cur, lk.b_etag),
@@ -400,7 +391,7 @@ def _keep_synced(current: Event | None, known: Event | None) -> Event | None:
     if current is None:
         return known
     if current.synced is None and known is not None and known.synced is not None:
-        return replace(current, synced=known.synced)
+        return evolve(current, synced=known.synced)
     return current
 
 
@@ -449,7 +440,7 @@ def _merge(
                     Kind.CONFLICT,
                     # Both current versions, for the person to choose from; the snapshot
                     # stays as it was until they do.
-                    link=replace(lk, a_event=a, b_event=b),
+                    link=evolve(lk, a_event=a, b_event=b),
                     old_link_id=lk.id,
                     fields=tuple(clashes),
                     reason="the same field was changed on both calendars",
@@ -458,7 +449,7 @@ def _merge(
             return
         for f in clashes:
             take[f] = _policy_winner(policy, a, b)
-    merged = replace(a, **{f: getattr(b if take.get(f) is Side.B else a, f) for f in take})
+    merged = evolve(a, **{f: getattr(b if take.get(f) is Side.B else a, f) for f in take})
     _write(ctx, lk, Side.A, merged=merged, out=out, current=cur, reason="merged", both=True)
 
 
@@ -487,7 +478,7 @@ def _write(
     """Make ``target`` (and with ``both`` the other side too) show ``merged``'s synced view."""
     view = ctx.rules.view(merged)
     origin = Side(lk.origin.value)
-    new_link = replace(_refresh(ctx, lk, current[Side.A], current[Side.B]), view=view)
+    new_link = evolve(_refresh(ctx, lk, current[Side.A], current[Side.B]), view=view)
     wrote = False
     for side in (target, target.other) if both else (target,):
         base = current[side] or lk.event_on(side)
@@ -502,7 +493,7 @@ def _write(
             new_event = _render(ctx, origin, lk.id_on(origin), source)
             if base is not None and base.series_id is not None:
                 # A modified occurrence stays one: its series and original start on that side.
-                new_event = replace(
+                new_event = evolve(
                     new_event, series_id=base.series_id, original_start=base.original_start
                 )
         out.add(
@@ -527,7 +518,7 @@ def _etag(event: Event | None, fallback: str | None) -> str | None:
 
 
 def _linked(ctx: Context, lk: Link, a: Event, b: Event) -> Link:
-    return replace(
+    return evolve(
         lk,
         view=ctx.rules.view(a),
         a_etag=a.etag,
@@ -570,7 +561,7 @@ def _recreate(
             origin_event=source,
             key=identity.key_for(tag, min(gen, identity.MAX_GENERATION)),
             reason="re-created: the edit wins over the deletion",
-            link=replace(
+            link=evolve(
                 lk,
                 id=lk.id,
                 origin=Origin(from_side.value),
@@ -694,7 +685,7 @@ def _classify_tagged(
         return None
     # A pasted duplicate of a copy: an event of its own, with the tag removed so it can never
     # be mistaken for the copy (or cause the original's deletion).
-    own = replace(event, tag=None)
+    own = evolve(event, tag=None)
     out.add(
         Action(
             Kind.RETAG,
@@ -811,7 +802,7 @@ def _recovered(ctx: Context, side: Side, eid: str, copy: Event, origin_id: str, 
         Action(
             Kind.UPDATE,
             side=side,
-            link=replace(link, view=ctx.rules.view(o_event)),
+            link=evolve(link, view=ctx.rules.view(o_event)),
             event=_render(ctx, origin, origin_id, o_event),
             event_id=eid,
             etag=copy.etag,
@@ -827,21 +818,24 @@ def _copy_new(ctx: Context, side: Side, eid: str, event: Event, out: Plan) -> No
         return
     if not in_window(event, ctx.window):
         return
-    out.add(_create_copy(ctx, side, eid, event, _render(ctx, side, eid, event), "new event"))
+    out.add(_create_copy(ctx, side, eid, event, "new event"))
 
 
 def _create_copy(
-    ctx: Context, side: Side, eid: str, origin: Event, copy: Event, reason: str
+    ctx: Context, side: Side, eid: str, origin: Event, reason: str, **also: Any
 ) -> Action:
-    """Create ``copy`` of ``origin`` (living on ``side``) on the other side, and link them."""
+    """Create the copy of ``origin`` (living on ``side``, with ``also`` set) on the other side,
+    and link them."""
     a_id, b_id = (eid, "") if side is Side.A else ("", eid)
     on_a = side is Side.A
+    tag = _tag(ctx, side, eid)  # (once: the copy's tag property and its key both hold it)
+    copy = ctx.rules.render_copy(origin, identity.provenance(tag, eid))
     return Action(
         Kind.CREATE,
         side=side.other,
-        event=copy,
+        event=evolve(copy, **also) if also else copy,
         origin_event=origin,
-        key=identity.key_for(_tag(ctx, side, eid), 0),
+        key=identity.key_for(tag, 0),
         reason=reason,
         link=Link(
             None,
@@ -942,10 +936,9 @@ def _plan_exceptions(ctx: Context, by_side: dict[Side, dict[str, Link]], out: Pl
             if not ctx.rules.direction.copies_from(side) or not in_window(ev, ctx.window):
                 continue
             claimed.add((side, eid))
-            copy = replace(
-                _render(ctx, side, eid, ev), series_id=twin_id, original_start=ev.original_start
-            )
-            out.add(_create_copy(ctx, side, eid, ev, copy, "a moved or edited occurrence"))
+            why = "a moved or edited occurrence"
+            start = ev.original_start
+            out.add(_create_copy(ctx, side, eid, ev, why, series_id=twin_id, original_start=start))
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
-from app.core.model import DaySpan, Event, Privacy, Response, ShowAs, content_dict
+from app.core.evolve import evolve
+from app.core.model import DaySpan, Event, Privacy, Response, ShowAs, content_fields
 
 
 class Side(StrEnum):
@@ -112,9 +114,16 @@ class PairRules:
     def synced_groups(self) -> frozenset[str]:
         return (self.fields & MODE_GROUPS[self.privacy]) | {"time"}
 
-    @property
+    # Asked for every event planned: worked out once per rules (the rules are frozen).
+    @cached_property
     def synced_fields(self) -> tuple[str, ...]:
         return tuple(sorted(f for g in self.synced_groups for f in FIELD_GROUPS[g]))
+
+    @cached_property
+    def _copied(self) -> tuple[str, ...]:
+        """The content fields a copy takes from its origin (besides ``when``)."""
+        keep = set(self.synced_fields)
+        return tuple(f for f in _CONTENT if f in keep and f != "when")
 
     def window(self, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
         """Computed once, in UTC, at midnight, so both sides get the same edges all day."""
@@ -127,8 +136,7 @@ class PairRules:
     # --- views ----------------------------------------------------------------------------
 
     def view(self, event: Event) -> dict[str, Any]:
-        content = content_dict(event)
-        return {f: content[f] for f in self.synced_fields if f in content}
+        return content_fields(event, self.synced_fields)
 
     def excluded(self, event: Event, owner: str | None = None) -> str | None:
         """Why an origin event is not copied by this pair (None: it is copied)."""
@@ -159,17 +167,16 @@ class PairRules:
 
     def render_copy(self, origin: Event, tag: str) -> Event:
         """The copy of ``origin`` as this pair writes it."""
-        keep = set(self.synced_fields)
-        blank = Event(ref=None, when=origin.when)
-        values: dict[str, Any] = {f: getattr(origin if f in keep else blank, f) for f in _CONTENT}
+        values: dict[str, Any] = {f: getattr(origin, f) for f in self._copied}
         if self.privacy is PrivacyMode.BUSY:
             values["title"] = self.busy_title
             values["privacy"] = Privacy.PRIVATE
-        return replace(blank, **values, tag=tag, ref=None)
+        # What the pair does not copy keeps Event's defaults.
+        return Event(ref=None, when=origin.when, **values, tag=tag)
 
     def apply_view(self, target: Event, source: Event) -> Event:
         """``target`` with the synced fields taken from ``source`` (writing back to an origin)."""
-        return replace(target, **{f: getattr(source, f) for f in self.synced_fields})
+        return evolve(target, **{f: getattr(source, f) for f in self.synced_fields})
 
 
 def _my_response(event: Event, owner: str) -> Response | None:

@@ -42,9 +42,11 @@ def _from_stamp(raw: Any) -> dt.datetime | dt.date:
 
 
 def event_to_json(e: Event) -> dict[str, Any]:
+    # (Enum members' ``_value_``: the same text as ``.value``, which is a descriptor call in
+    # Python; a run stores two events per link it writes.)
     when: dict[str, Any]
-    if isinstance(e.when, TimeSpan):
-        w = e.when
+    w = e.when
+    if isinstance(w, TimeSpan):
         when = {
             "start": _dt(w.start),
             "end": _dt(w.end),
@@ -52,9 +54,10 @@ def event_to_json(e: Event) -> dict[str, Any]:
             "end_tz": w.end_tz,
         }
     else:
-        when = {"start_date": e.when.start.isoformat(), "end_date": e.when.end.isoformat()}
-    return {
-        "ref": [e.ref.provider.value, e.ref.calendar_id, e.ref.event_id] if e.ref else None,
+        when = {"start_date": w.start.isoformat(), "end_date": w.end.isoformat()}
+    ref, rec, organizer = e.ref, e.recurrence, e.organizer
+    out = {
+        "ref": [ref.provider._value_, ref.calendar_id, ref.event_id] if ref else None,
         "when": when,
         "title": e.title,
         "ical_uid": e.ical_uid,
@@ -63,34 +66,37 @@ def event_to_json(e: Event) -> dict[str, Any]:
         "description": e.description,
         "description_html": e.description_html,
         "location": e.location,
-        "show_as": e.show_as.value,
-        "privacy": e.privacy.value,
-        "status": e.status.value,
+        "show_as": e.show_as._value_,
+        "privacy": e.privacy._value_,
+        "status": e.status._value_,
         "reminders": [[r.minutes, r.method] for r in e.reminders],
         "reminders_default": e.reminders_default,
         "categories": list(e.categories),
         "color": e.color,
-        "organizer": [e.organizer.email, e.organizer.name] if e.organizer else None,
+        "organizer": [organizer.email, organizer.name] if organizer else None,
         "attendees": [
-            [a.email, a.name, a.response.value, a.optional, a.resource] for a in e.attendees
+            [a.email, a.name, a.response._value_, a.optional, a.resource] for a in e.attendees
         ],
         "online_meeting_url": e.online_meeting_url,
         "recurrence": None
-        if e.recurrence is None
+        if rec is None
         else {
-            "rrule": e.recurrence.rrule,
-            "exdates": [_stamp(x) for x in e.recurrence.exdates],
-            "rdates": [_stamp(x) for x in e.recurrence.rdates],
+            "rrule": rec.rrule,
+            "exdates": [_stamp(x) for x in rec.exdates],
+            "rdates": [_stamp(x) for x in rec.rdates],
         },
         "series_id": e.series_id,
         "original_start": _stamp(e.original_start) if e.original_start is not None else None,
         "tag": e.tag,
         "created_key": e.created_key,
         "losses": list(e.losses),
-        # Only when a cloud named one (an event built here has none): snapshots stay small.
-        **({"web_link": e.web_link} if e.web_link else {}),
-        **({"synced": e.synced} if e.synced else {}),
     }
+    # Only when a cloud named one (an event built here has none): snapshots stay small.
+    if e.web_link:
+        out["web_link"] = e.web_link
+    if e.synced:
+        out["synced"] = e.synced
+    return out
 
 
 def event_from_json(d: dict[str, Any]) -> Event:
