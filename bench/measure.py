@@ -103,6 +103,7 @@ class PhaseClock:
         self.seconds: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self._active: set[str] = set()
+        self._spans: list[tuple[float, float]] = []  # (start, end) of every timed call
 
     def wrap(self, obj: Any, method: str, label: str) -> None:
         original = getattr(obj, method)
@@ -126,7 +127,9 @@ class PhaseClock:
             yield
         finally:
             self._active.discard(label)
-            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - t
+            end = time.perf_counter()
+            self._spans.append((t, end))
+            self.seconds[label] = self.seconds.get(label, 0.0) + end - t
             self.calls[label] = self.calls.get(label, 0) + 1
 
     def wrap_iter(self, obj: Any, method: str, label: str) -> None:
@@ -151,6 +154,17 @@ class PhaseClock:
     def reset(self) -> None:
         self.seconds.clear()
         self.calls.clear()
+        self._spans.clear()
+
+    def covered(self) -> float:
+        """Wall time inside any timed call: the two sides' reads run at the same time, so
+        their phases overlap and must not be counted twice."""
+        total, reach = 0.0, float("-inf")
+        for start, end in sorted(self._spans):
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total
 
     def as_dict(self) -> dict[str, float]:
         return {k: round(v, 3) for k, v in sorted(self.seconds.items())}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bench.bounds import SyncBound, quota_wall_s
+from bench.measure import PhaseClock
 
 
 def test_initial_sync_bound_counts_the_series_read_by_id() -> None:
@@ -28,3 +29,9 @@ def test_without_series_the_two_formulas_agree() -> None:
 def test_quota_floor() -> None:
     assert quota_wall_s(100, 100, 2.0) == 0.0
     assert quota_wall_s(1101, 100, 2.0) == 22.0
+
+
+def test_overlapping_phases_count_once() -> None:
+    clock = PhaseClock()
+    clock._spans += [(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (5.5, 5.75)]  # two reads at once
+    assert clock.covered() == 4.0

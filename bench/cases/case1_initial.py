@@ -126,8 +126,9 @@ def phase_note(run: dict[str, Any]) -> str:
     read_o = ph.get("outlook.read_changes", 0) + ph.get("outlook.get_events", 0)
     read_g = ph.get("google.read_changes", 0) + ph.get("google.get_events", 0)
     return (
-        f"reading Outlook {read_o:.2f} s, Google {read_g:.2f} s; writing Outlook "
-        f"{ph.get('outlook.apply', 0):.2f} s, Google {ph.get('google.apply', 0):.2f} s; "
+        f"reading Outlook {read_o:.2f} s and Google {read_g:.2f} s at the same time; "
+        f"writing Outlook {ph.get('outlook.apply', 0):.2f} s, "
+        f"Google {ph.get('google.apply', 0):.2f} s; "
         f"rest {ph.get('rest', 0):.2f} s. CPU: Meridian {run['cpu_s']:.2f} s, "
         f"sandbox {run['sandbox_cpu_s']:.2f} s"
     )
