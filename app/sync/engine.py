@@ -407,8 +407,9 @@ class Engine:
         self, spec: PairSpec, reads: dict[Side, SideRead], links: Sequence[Link]
     ) -> None:
         """Events changed on both sides need their fingerprints (core.fingerprint): a second
-        device may have synced them since. Graph's delta leaves our properties out, so those
-        few are read again by id; a quiet run or a change on one side costs nothing."""
+        device may have synced them since; so do originals whose copy has no link here and
+        differs. Graph's delta leaves our properties out, so those few are read again by id; a
+        quiet run or a change on one side costs nothing."""
         a, b = reads[Side.A].events, reads[Side.B].events
         if not a or not b:
             return
@@ -417,7 +418,9 @@ class Engine:
             s, read = spec.side(side), reads[side]
             if not s.provider.changes_lack_properties:
                 continue
-            ids = [lk.id_on(side) for lk in both] + self._awaited(side, reads, links)
+            ids = [lk.id_on(side) for lk in both]
+            ids += self._awaited(side, reads, links)
+            ids += self._unlinked_origins(spec, side, reads, links)
             wanted = [i for i in dict.fromkeys(ids) if read.events[i].synced is None]
             if not wanted:
                 continue
@@ -445,6 +448,26 @@ class Engine:
             mine = by_other.get(eid) or identity.split_provenance(there[eid].tag)[1]
             if mine is not None and mine in reads[side].events:
                 out.append(mine)
+        return out
+
+    @staticmethod
+    def _unlinked_origins(
+        spec: PairSpec, side: Side, reads: dict[Side, SideRead], links: Sequence[Link]
+    ) -> list[str]:
+        """Originals on ``side`` whose copy this device has no link for (a crash before the
+        commit, a second device, a rebuilt database), where the two differ. The planner merges
+        them against the newest fingerprint, and that may be the original's: say a sync put the
+        copy's edit on the original and crashed before its commit, and the copy was edited
+        again. Judged against the copy's older fingerprint, the original's value would look
+        like an edit made there, and could win over the newer one."""
+        mine, linked = reads[side].events, {lk.id_on(side) for lk in links}
+        out = []
+        for copy in reads[side.other].events.values():
+            origin = identity.split_provenance(copy.tag)[1]
+            if origin is None or origin in linked or origin not in mine:
+                continue
+            if spec.rules.view(copy) != spec.rules.view(mine[origin]):
+                out.append(origin)
         return out
 
     def _confirm_origins(
