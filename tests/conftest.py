@@ -16,7 +16,7 @@ from app.sandbox.admin import SandboxAdmin, SandboxUser, trusting_session
 from app.sandbox.server import Sandbox
 
 # `ci` (default) keeps the suite fast; `thorough` is for the long runs an issue asks for:
-#   HYPOTHESIS_PROFILE=thorough pytest ...
+#   HYPOTHESIS_PROFILE=thorough pytest --timeout=0 ...   (the 120 s per test would cut it)
 settings.register_profile(
     "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
