@@ -76,19 +76,6 @@ from dateutil import rrule as du
 from app.core.model import DaySpan, Recurrence, TimeSpan
 from app.core.timezones import canonical_iana, zone
 
-__all__ = [
-    "RecurrenceError",
-    "Unmappable",
-    "describe",
-    "ends_before_it_starts",
-    "expand",
-    "normalize_rrule",
-    "recurrence_from_google",
-    "recurrence_from_graph",
-    "recurrence_to_google",
-    "recurrence_to_graph",
-]
-
 
 class RecurrenceError(ValueError):
     """A repeat rule we cannot read or use; ``reason`` is a sentence a person can act on."""
