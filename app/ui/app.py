@@ -21,6 +21,7 @@ from app.errors import MeridianError
 from app.services.app_service import AppService
 from app.ui.bridge import Bridge
 from app.ui.errors import ExceptionHandler
+from app.ui.gc_guard import MainThreadCollector
 from app.ui.icons import app_icon
 from app.ui.main_window import MainWindow
 from app.ui.overlap_dialog import PopupQueue
@@ -93,6 +94,7 @@ def run_gui(make_service: Callable[[], AppService], *, profile_root: Path) -> in
     if not single.claim():
         print(f"{APP_NAME} is already running: brought it to the front.", file=sys.stderr)
         return 0
+    collector = MainThreadCollector(app)  # Qt objects are only ever finalised on this thread
     try:
         svc = make_service()
     except MeridianError as err:
@@ -125,6 +127,7 @@ def run_gui(make_service: Callable[[], AppService], *, profile_root: Path) -> in
     finally:
         ui.shutdown()
         single.release()
+        collector.stop()
 
 
 def show_fatal(title: str, message: str) -> int:

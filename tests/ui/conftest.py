@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from uikit import World
@@ -24,6 +25,16 @@ from app.services.accounts import AuthConfig
 from app.services.app_service import build
 from app.services.sync_service import Endpoints
 from app.ui.bridge import Bridge
+from app.ui.gc_guard import MainThreadCollector
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_main_thread(qapp: Any) -> Iterator[None]:
+    """As in the app (app/ui/gc_guard.py): garbage holding Qt objects is only ever collected
+    on this thread, never on a sync's worker thread."""
+    collector = MainThreadCollector()
+    yield
+    collector.stop()
 
 
 @pytest.fixture
